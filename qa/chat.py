@@ -1,0 +1,42 @@
+"""A conversation: questions asked in turn, each read in the light of the ones before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa.answer import best_sentence
+from qa.search import get_engine, rank
+from qa.types import Reply
+
+HISTORY_TURNS = 3
+
+
+class Chat:
+    """Ask questions one after another; follow-ups ("what age were they?") just work.
+
+    Example:
+        >>> chat = Chat()  # doctest: +SKIP
+        >>> chat.ask("Who took part in the listening project?").found  # doctest: +SKIP
+        True
+        >>> chat.ask("What age were they?").answer.text  # doctest: +SKIP
+        'We partnered with youth charity Partnership for London to run a listening project with young people aged 14-24 to better understand their experience of lockdown and give them a voice.'
+    """
+
+    def __init__(self, index_dir: str | Path | None = None) -> None:
+        self.index_dir = index_dir
+        self.history: list[str] = []
+
+    def ask(self, question: str, k: int = 5) -> Reply:
+        """Answer `question` with up to `k` cited passages, and remember it for follow-ups.
+
+        Raises:
+            EmptyQuestionError, IndexCorruptError, SeedsError, ModelError: as retrieve.
+        """
+        found, nearby = rank(question, k, history=self.history[-HISTORY_TURNS:], index_dir=self.index_dir)
+        answer = best_sentence(get_engine(self.index_dir).embedder, question, found) if found else None
+        self.history.append(question)
+        return Reply(question, found, answer, nearby)
+
+    def clear(self) -> None:
+        """Start a new conversation: forget earlier questions."""
+        self.history.clear()

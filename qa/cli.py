@@ -1,0 +1,194 @@
+"""The `qa` command: a thin shell over the library. Each command parses, calls, prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from qa.errors import QAError
+from qa.types import Passage, Reply
+
+NOT_FOUND = "That isn't in these documents."
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", metavar="DIR", help="documents folder (default $QA_SEEDS, else ./seeds)")
+    parser.add_argument("--index", metavar="DIR", help="index folder (default $QA_INDEX, else ./index)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a folder of documents, offline.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="answer one question with cited passages")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=5, help="passages to show (default 5)")
+    ask.add_argument("--json", action="store_true", help="print JSON and nothing else on stdout")
+    _common(ask)
+
+    index = commands.add_parser("index", help="build or update the index")
+    index.add_argument("--rebuild", action="store_true", help="embed everything again")
+    index.add_argument("--model", metavar="DIR", help="a local sentence-transformers folder (default $QA_MODEL)")
+    _common(index)
+
+    evaluate = commands.add_parser("eval", help="measure retrieval on a JSONL file of questions")
+    evaluate.add_argument("questions", metavar="QUESTIONS.jsonl")
+    evaluate.add_argument("-k", type=int, default=3, help="passages per question (default 3)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    _common(evaluate)
+
+    chat = commands.add_parser("chat", help="a conversation in the terminal (the default)")
+    _common(chat)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `qa` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "ask":
+            return _ask(args)
+        if args.command == "index":
+            return _index(args)
+        if args.command == "eval":
+            return _eval(args)
+        return _chat(args)
+    except QAError as e:
+        print(f"qa: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    """With --seeds, make sure the index describes that folder before asking."""
+    if getattr(args, "seeds", None):
+        from qa.index import build_index
+
+        build_index(args.seeds, args.index, progress=sys.stderr.isatty())
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from qa.chat import Chat
+    from qa.errors import EmptyQuestionError
+
+    if not args.question.strip():
+        raise EmptyQuestionError()
+    if args.k < 1:
+        raise QAError(f"-k must be at least 1, not {args.k}")
+    _prepare(args)
+    reply = Chat(args.index).ask(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(reply_json(reply), ensure_ascii=False, indent=2))
+    else:
+        print(format_reply(reply))
+    return 0
+
+
+def reply_json(reply: Reply) -> dict[str, object]:
+    """A reply as plain JSON data: question, found, answer and passages, each with its citation."""
+    answer = None if reply.answer is None else {**asdict(reply.answer), "citation": reply.answer.citation}
+    return {
+        "question": reply.question,
+        "found": reply.found,
+        "answer": answer,
+        "passages": [_passage_json(p) for p in reply.passages],
+    }
+
+
+def _passage_json(p: Passage) -> dict[str, object]:
+    return {**asdict(p), "citation": p.citation}
+
+
+def format_reply(reply: Reply) -> str:
+    """A reply as text for the terminal: the answer sentence, then numbered cited passages."""
+    if not reply.found:
+        lines = [NOT_FOUND]
+        if reply.nearby:
+            lines.append(f"(closest, not relevant enough: {reply.nearby[0].citation}, score {reply.nearby[0].score:.2f})")
+        return "\n".join(lines)
+    lines = []
+    if reply.answer is not None:
+        lines += [f"{_one_line(reply.answer.text)}  [{reply.answer.citation}]", ""]
+    for i, p in enumerate(reply.passages, 1):
+        lines.append(f"[{i}] {p.citation}  (score {p.score:.2f})")
+        lines.append(f"    {_one_line(p.text)}")
+    return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    """Whitespace collapsed and control characters made visible, so text cannot steer the terminal."""
+    cleaned = "".join(ch if ch.isprintable() or ch == " " else " " if ch.isspace() else repr(ch)[1:-1] for ch in text)
+    return " ".join(cleaned.split())
+
+
+def _index(args: argparse.Namespace) -> int:
+    from qa.index import build_index
+
+    stats = build_index(args.seeds, args.index, model=args.model, progress=sys.stderr.isatty(), rebuild=args.rebuild)
+    state = "updated" if stats.changed else "already up to date"
+    print(
+        f"index {state}: {stats.files} files, {stats.passages} passages, "
+        f"{stats.embedded} embedded now, {stats.reused} reused, {stats.skipped} skipped, {stats.seconds:.1f} s"
+    )
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from qa.evaluate import evaluate, load_questions
+
+    questions = load_questions(args.questions)
+    _prepare(args)
+    report = evaluate(questions, args.k, index_dir=args.index)
+    if args.json:
+        print(json.dumps(asdict(report), indent=2))
+        return 0
+    k = report.k
+    header = f"{'kind':<14}{'n':>5}{'hit@1':>8}{f'hit@{k}':>8}{'MRR':>8}{'abstain':>9}"
+    print(header)
+    rows = [*report.kinds.items(), ("overall", report.overall)]
+    for name, f in rows:
+        print(f"{name:<14}{f['questions']:>5}{_pct(f['hit@1'])}{_pct(f['hit@k'])}{_pct(f['mrr'])}{_pct(f['abstention'], 9)}")
+    print(f"\nanswerable questions, without abstention (hit@1 / hit@{k}):")
+    for name, f in [("hybrid", report.overall), *report.baselines.items()]:
+        print(f"  {name:<8}{_pct(f['hit@1'])}{_pct(f['hit@k'])}")
+    print(f"\nin-scope questions abstained on: {report.overall['wrongly_abstained']}; "
+          f"out-of-scope questions answered: {report.overall['wrongly_answered']}")
+    return 0
+
+
+def _pct(value: float | None, width: int = 8) -> str:
+    return f"{'-' if value is None else f'{value:.3f}':>{width}}"
+
+
+def _chat(args: argparse.Namespace) -> int:
+    """A plain line-by-line conversation on stdin/stdout."""
+    from qa.chat import Chat
+
+    _prepare(args)
+    chat = Chat(args.index)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask a question about your documents (empty line or Ctrl-D to quit, /clear for a new topic).")
+    while True:
+        try:
+            question = input("> " if interactive else "")
+        except EOFError:
+            return 0
+        if not question.strip():
+            if interactive:
+                return 0
+            continue
+        if question.strip() == "/clear":
+            chat.clear()
+            continue
+        print(format_reply(chat.ask(question)) + "\n", flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

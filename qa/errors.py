@@ -1,0 +1,38 @@
+"""The errors a user of qa can meet, each worded to say what to do next.
+
+The CLI prints them as one line on stderr; the app shows them in the transcript.
+Anything that is not a `QAError` is a bug, not a user error.
+"""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base class for every error qa raises on purpose."""
+
+
+class EmptyQuestionError(QAError, ValueError):
+    """The question was empty or only whitespace."""
+
+    def __init__(self) -> None:
+        super().__init__("the question is empty: type a question, e.g. qa ask \"who signed the letter?\"")
+
+
+class SeedsError(QAError):
+    """The documents folder is missing or holds nothing readable."""
+
+
+class ModelError(QAError):
+    """The embedding model is missing, unreadable or fails its checksum."""
+
+
+class IndexCorruptError(QAError):
+    """An index on disk cannot be read or does not describe itself correctly."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        super().__init__(f"cannot read the index at {self.path}: {problem}; rebuild it with: qa index --rebuild")
+
+
+class IndexBusyError(QAError):
+    """Another process is building the same index."""

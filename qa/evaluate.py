@@ -1,0 +1,152 @@
+"""Measuring retrieval on a file of questions: hit@1, hit@k, MRR and abstention, per kind.
+
+One question per line: {"q", "expect": str | [str] | null, "kind", "history": [...]}.
+A returned passage is a hit when it contains an expected string (case-insensitive), or,
+where the line gives "source" and "spans" (character offsets of the answer), when it
+comes from that file and overlaps a span: the strict rule. `expect: null` means the
+documents do not answer and the bot must return nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.errors import QAError
+from qa.search import rank
+from qa.types import Passage
+
+MODES = {"hybrid": None, "dense": 1.0, "bm25": 0.0}
+
+
+@dataclass(frozen=True)
+class Question:
+    """One line of a questions file."""
+
+    q: str
+    expect: tuple[str, ...] | None
+    kind: str
+    history: tuple[str, ...] = ()
+    source: str | None = None
+    spans: tuple[tuple[int, int], ...] = ()
+
+    def is_hit(self, passage: Passage) -> bool:
+        """Whether `passage` holds the expected answer."""
+        if self.spans:
+            return passage.source == self.source and any(passage.start < e and s < passage.end for s, e in self.spans)
+        text = passage.text.casefold()
+        return any(x.casefold() in text for x in self.expect or ())
+
+
+def load_questions(path: str | Path) -> list[Question]:
+    """Read a questions file. Raises QAError naming the line at fault."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise QAError(f"cannot read {path}: {e.strerror or e}") from None
+    questions = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            expect = d["expect"]
+            expect = None if expect is None else (expect,) if isinstance(expect, str) else tuple(map(str, expect))
+            questions.append(Question(
+                q=str(d["q"]),
+                expect=expect,
+                kind=str(d.get("kind", "question")),
+                history=tuple(map(str, d.get("history") or ())),
+                source=d.get("source"),
+                spans=tuple((int(s), int(e)) for s, e in d.get("spans") or ()),
+            ))
+        except (ValueError, KeyError, TypeError) as e:
+            raise QAError(f"{path}:{number}: not a question line ({type(e).__name__}: {e})") from None
+    if not questions:
+        raise QAError(f"{path} holds no questions")
+    return questions
+
+
+@dataclass
+class Tally:
+    """Running figures for one group of questions."""
+
+    questions: int = 0
+    answerable: int = 0
+    hit1: int = 0
+    hitk: int = 0
+    reciprocal: float = 0.0
+    abstain_right: int = 0
+    wrongly_abstained: int = 0
+    wrongly_answered: int = 0
+
+    def add(self, question: Question, passages: Sequence[Passage]) -> None:
+        self.questions += 1
+        if question.expect is None:
+            self.abstain_right += not passages
+            self.wrongly_answered += bool(passages)
+            return
+        self.answerable += 1
+        self.abstain_right += bool(passages)
+        self.wrongly_abstained += not passages
+        ranks = [i for i, p in enumerate(passages, 1) if question.is_hit(p)]
+        if ranks:
+            self.hit1 += ranks[0] == 1
+            self.hitk += 1
+            self.reciprocal += 1 / ranks[0]
+
+    def figures(self) -> dict[str, Any]:
+        a = max(self.answerable, 1)
+        return {
+            "questions": self.questions,
+            "answerable": self.answerable,
+            "hit@1": round(self.hit1 / a, 4) if self.answerable else None,
+            "hit@k": round(self.hitk / a, 4) if self.answerable else None,
+            "mrr": round(self.reciprocal / a, 4) if self.answerable else None,
+            "abstention": round(self.abstain_right / max(self.questions, 1), 4),
+            "wrongly_abstained": self.wrongly_abstained,
+            "wrongly_answered": self.wrongly_answered,
+        }
+
+
+@dataclass
+class Report:
+    """Figures overall and per kind, for the shipped hybrid and for each side alone."""
+
+    k: int
+    overall: dict[str, Any]
+    kinds: dict[str, dict[str, Any]]
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def evaluate(questions: Sequence[Question], k: int = 3, *, index_dir: str | Path | None = None) -> Report:
+    """Ask every question and score the answers.
+
+    The hybrid runs as shipped (with abstention). Dense-only and BM25-only run on the
+    answerable questions without abstention, as baselines for the fusion.
+    """
+    overall, kinds = Tally(), {}
+    baselines = {mode: Tally() for mode in MODES if mode != "hybrid"}
+    misses = []
+    for question in questions:
+        found, _ = rank(question.q, k, history=question.history, index_dir=index_dir)
+        overall.add(question, found)
+        kinds.setdefault(question.kind, Tally()).add(question, found)
+        if (question.expect is None) == bool(found) or (found and not question.is_hit(found[0])):
+            misses.append({"q": question.q, "kind": question.kind, "got": [p.citation for p in found[:1]]})
+        if question.expect is not None:
+            for mode, tally in baselines.items():
+                tally.add(question, rank(question.q, k, history=question.history, index_dir=index_dir,
+                                         min_score=0, dense_weight=MODES[mode])[0])
+    return Report(
+        k,
+        overall.figures(),
+        {kind: t.figures() for kind, t in sorted(kinds.items())},
+        {mode: t.figures() for mode, t in baselines.items()},
+        misses,
+    )

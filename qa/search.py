@@ -1,0 +1,225 @@
+"""Retrieval: dense and lexical scores fused, follow-ups resolved, irrelevant questions refused.
+
+The score of a passage is `DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * lexical`, where
+the lexical score is BM25 normalised by the best score the question could reach in this
+corpus (see qa.lexical). Both parts lie in [0, 1] for relevant text, so the fused score
+does too, and one calibrated threshold (`MIN_SCORE`) tells an answerable question from
+one the documents do not cover. The calibration is in the README, "Scores".
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
+from qa.errors import EmptyQuestionError, QAError
+from qa.index import OpenIndex, build_index, current_generation, open_index, stale_reasons
+from qa.manifest import read_manifest
+from qa.model import Embedder, get_embedder, resolve_model_info
+from qa.notices import notice, warn
+from qa.types import Passage
+
+DENSE_WEIGHT = 0.6
+# A question is answered when its best passage scores at least MIN_SCORE, or, for a
+# paraphrase that shares no word with the text, when its best cosine similarity reaches
+# MIN_SCORE * DENSE_BAR. Calibrated in the README, "Scores".
+MIN_SCORE = 0.30
+DENSE_BAR = 0.7
+# A follow-up is scored as OWN_WEIGHT * (the question alone) + the rest * (the question
+# joined to the one before it). Calibrated on the follow-ups in tests/data.
+OWN_WEIGHT = 0.3
+CANDIDATES = 50
+# Characters of a question that are read: the model reads 256 word pieces at most, and a
+# megabyte of text must not stall tokenisation.
+MAX_QUESTION_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Scores of the candidate passages for one query text, by passage row."""
+
+    fused: dict[int, float]
+    cosine: dict[int, float]
+
+    def relevant(self, bar: float) -> bool:
+        """Whether the best passage clears the bar (see `MIN_SCORE`)."""
+        return max(self.fused.values(), default=0.0) >= bar or max(self.cosine.values(), default=0.0) >= bar * DENSE_BAR
+
+
+@dataclass
+class Engine:
+    """A loaded index and the model that embeds its questions."""
+
+    index_dir: Path
+    generation: Path
+    index: OpenIndex
+    embedder: Embedder
+
+    def scores(self, texts: Sequence[str], dense_weight: float = DENSE_WEIGHT) -> list[Scores]:
+        """Fused and cosine scores of the candidate passages, per query text."""
+        vectors = self.embedder.encode([t[:MAX_QUESTION_CHARS] for t in texts])
+        return [self._scores(text, vector, dense_weight) for text, vector in zip(texts, vectors)]
+
+    def _scores(self, text: str, vector: np.ndarray, dense_weight: float) -> Scores:
+        total = self.index.vectors.ntotal
+        depth = min(CANDIDATES, total)
+        _, dense_ids = self.index.vectors.search(vector[None, :], depth)
+        lexical = self.index.lexical.scores(text[:MAX_QUESTION_CHARS])
+        lexical_ids = np.argpartition(-lexical, depth - 1)[:depth] if depth < total else np.arange(total)
+        ids = np.unique(np.concatenate([dense_ids[0][dense_ids[0] >= 0], lexical_ids[lexical[lexical_ids] > 0]]))
+        cosine = np.clip(self.index.vectors.reconstruct_batch(ids) @ vector, 0.0, 1.0)
+        fused = dense_weight * cosine + (1.0 - dense_weight) * lexical[ids]
+        return Scores(dict(zip(ids.tolist(), fused.tolist())), dict(zip(ids.tolist(), cosine.tolist())))
+
+    def passage(self, row: int, score: float) -> Passage:
+        """The Passage for a row of the index."""
+        r = self.index.passages[row]
+        return Passage(r.text, round(float(score), 4), r.source, r.start, r.end, r.line_start, r.line_end, r.page)
+
+
+_engines: dict[Path, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(index_dir: str | Path | None = None) -> Engine:
+    """The engine for `index_dir`, loaded once per process and reloaded when a build replaces it.
+
+    On first use a missing index is built and a stale one is brought up to date.
+
+    Raises:
+        IndexCorruptError: the index cannot be read (the message names the file and the fix).
+        SeedsError, ModelError: as for build_index.
+    """
+    path = resolve_index_dir(index_dir)
+    with _engines_lock:
+        engine = _engines.get(path)
+        if engine is not None and current_generation(path) == engine.generation:
+            return engine
+        if engine is None:
+            _bring_up_to_date(path)
+        index = open_index(path)
+        embedder = get_embedder(resolve_model_info(resolve_model() or index.manifest.model_path))
+        if embedder.dim != index.manifest.dim:
+            raise QAError(f"the model has dimension {embedder.dim}, the index {index.manifest.dim}: run qa index --rebuild")
+        import_faiss_threads()
+        engine = Engine(path, index.folder, index, embedder)
+        _engines[path] = engine
+        return engine
+
+
+def import_faiss_threads() -> None:
+    """One FAISS thread per query: spreading a single search over cores only adds contention."""
+    from qa.index import import_faiss
+
+    import_faiss().omp_set_num_threads(1)
+
+
+def _bring_up_to_date(path: Path) -> None:
+    generation = current_generation(path)
+    if generation is None:
+        notice(f"no index in {path} yet; building it")
+        build_index(None, path)
+        return
+    manifest = read_manifest(generation)
+    seeds = resolve_seeds_dir() if _seeds_from_env() else Path(manifest.seeds_dir)
+    if not seeds.is_dir():
+        warn(f"the documents folder {seeds} is gone; answering from the index as it is")
+        return
+    info = resolve_model_info(resolve_model() or manifest.model_path)
+    reasons = stale_reasons(manifest, seeds, info)
+    if reasons:
+        notice(f"the index is out of date ({', '.join(reasons)}); updating it")
+        build_index(seeds, path, model=info.path.as_posix() if manifest.model_path or resolve_model() else None)
+
+
+def _seeds_from_env() -> bool:
+    import os
+
+    return bool(os.environ.get("QA_SEEDS"))
+
+
+def retrieve(
+    question: str,
+    k: int = 5,
+    *,
+    history: Sequence[str] = (),
+    index_dir: str | Path | None = None,
+    min_score: float | None = None,
+) -> list[Passage]:
+    """The passages that best answer `question`, best first; [] when nothing is relevant.
+
+    Args:
+        question: the question, in any words; a few keywords work too.
+        k: how many passages at most.
+        history: the conversation's earlier questions, oldest first, so that a follow-up
+            ("what age were they?") is read in their light.
+        index_dir: the index; default $QA_INDEX, else ./index. Built on first use if missing.
+        min_score: the relevance bar for the best passage; below it nothing is returned.
+            Default MIN_SCORE (calibrated); 0 turns abstention off.
+
+    Returns:
+        Up to k Passages with fused scores in [0, 1]; overlapping windows of one paragraph
+        appear once.
+
+    Raises:
+        EmptyQuestionError: the question is empty or whitespace.
+        IndexCorruptError, SeedsError, ModelError: the index cannot be read or built.
+
+    Example:
+        >>> from qa import retrieve
+        >>> [p.citation for p in retrieve("Who signed the letter?", k=1)]  # doctest: +SKIP
+        ['tiktok-2020-community-letter.txt:9']
+    """
+    return rank(question, k, history=history, index_dir=index_dir, min_score=min_score)[0]
+
+
+def rank(
+    question: str,
+    k: int = 5,
+    *,
+    history: Sequence[str] = (),
+    index_dir: str | Path | None = None,
+    min_score: float | None = None,
+    dense_weight: float = DENSE_WEIGHT,
+) -> tuple[list[Passage], list[Passage]]:
+    """Like retrieve, but also returns the nearest passages when it abstains: (found, nearby)."""
+    if not isinstance(question, str) or not question.strip():
+        raise EmptyQuestionError()
+    if k < 1:
+        raise QAError(f"k must be at least 1, not {k}")
+    bar = MIN_SCORE if min_score is None else float(min_score)
+    engine = get_engine(index_dir)
+    context = [h.strip() for h in history if isinstance(h, str) and h.strip()][-1:]
+    texts = [question, f"{context[-1]} {question}"] if context else [question]
+    own, *in_context = engine.scores(texts, dense_weight)
+    if not in_context:
+        best = _top(engine, own.fused, k)
+        return (best, []) if own.relevant(bar) else ([], best)
+    # A follow-up is read together with the question before it; the question alone still
+    # counts, so a change of topic is not pulled back to the previous one.
+    joined = in_context[0]
+    combined = {
+        row: OWN_WEIGHT * own.fused.get(row, 0.0) + (1 - OWN_WEIGHT) * joined.fused.get(row, 0.0)
+        for row in own.fused.keys() | joined.fused.keys()
+    }
+    best = _top(engine, combined, k)
+    relevant = own.relevant(bar) or max(joined.fused.values(), default=0.0) >= bar
+    return (best, []) if relevant else ([], best)
+
+
+def _top(engine: Engine, scores: dict[int, float], k: int) -> list[Passage]:
+    """The k best rows as Passages, skipping windows that overlap a better one."""
+    chosen: list[Passage] = []
+    for row in sorted(scores, key=lambda r: -scores[r]):
+        candidate = engine.passage(row, scores[row])
+        if any(p.source == candidate.source and p.start < candidate.end and candidate.start < p.end for p in chosen):
+            continue
+        chosen.append(candidate)
+        if len(chosen) == k:
+            break
+    return chosen

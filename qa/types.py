@@ -1,0 +1,89 @@
+"""The results qa hands out: frozen, typed, JSON-ready (`dataclasses.asdict`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def _citation(source: str, line_start: int, line_end: int) -> str:
+    lines = str(line_start) if line_start == line_end else f"{line_start}-{line_end}"
+    return f"{source}:{lines}"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage of a document, as retrieved.
+
+    `text == document_text[start:end]`, where the document text is what
+    `qa.documents.read_document` returns for `source` (relative to the seeds folder).
+    Lines are 1-based and inclusive. `score` is the fused relevance in [0, 1]:
+    a weighted sum of the cosine similarity and the normalised BM25 score (README, "Scores").
+    `page` is None for formats without pages.
+    """
+
+    text: str
+    score: float
+    source: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+    page: int | None = None
+
+    @property
+    def citation(self) -> str:
+        """`file:line` or `file:first-last`, e.g. `guide.md:10-14`."""
+        return _citation(self.source, self.line_start, self.line_end)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """The sentence of a passage that best answers a question, with its own offsets."""
+
+    text: str
+    source: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+
+    @property
+    def citation(self) -> str:
+        """`file:line` of the sentence."""
+        return _citation(self.source, self.line_start, self.line_end)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One turn of a conversation.
+
+    `passages` are the relevant passages, best first ([] when the documents do not answer);
+    `answer` is the sentence that best answers, or None; `nearby` holds the closest
+    passages when nothing cleared the relevance bar, so a front-end can show why.
+    """
+
+    question: str
+    passages: list[Passage]
+    answer: Sentence | None
+    nearby: list[Passage] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        """True when the documents answer the question."""
+        return bool(self.passages)
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What a build did: counts and seconds."""
+
+    files: int
+    passages: int
+    embedded: int  # passages embedded by this build
+    reused: int  # passages whose vectors came from the previous index
+    skipped: int  # files skipped with a warning
+    seconds: float
+    changed: bool  # False when the index was already up to date
