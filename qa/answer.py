@@ -9,33 +9,33 @@ from qa.lexical import tokenize
 from qa.model import Embedder
 from qa.types import Passage, Sentence
 
-PASSAGES_READ = 2
 LEXICAL_WEIGHT = 0.3
 
 
 def best_sentence(embedder: Embedder, question: str, passages: Sequence[Passage]) -> Sentence | None:
-    """The sentence of the top passages closest to the question, with offsets in its document.
+    """The sentence of the best passage closest to the question, with offsets in its document.
 
     Sentences are scored by cosine similarity to the question plus the share of the
-    question's words they contain, and by their passage's rank.
+    question's words they contain. For a follow-up, pass the question joined to the one
+    before it.
     """
-    candidates: list[tuple[Passage, int, int, float]] = []
-    for rank, passage in enumerate(passages[:PASSAGES_READ]):
+    candidates: list[tuple[Passage, int, int]] = []
+    for passage in passages[:1]:
         for start, end in sentence_spans(passage.text):
-            candidates.append((passage, start, end, passage.score))
+            candidates.append((passage, start, end))
     if not candidates:
         return None
-    texts = [p.text[s:e] for p, s, e, _ in candidates]
+    texts = [p.text[s:e] for p, s, e in candidates]
     vectors = embedder.encode([question, *texts])
     cosine = vectors[1:] @ vectors[0]
     words = set(tokenize(question))
     best, best_score = 0, float("-inf")
-    for i, (text, (_, _, _, passage_score)) in enumerate(zip(texts, candidates)):
+    for i, text in enumerate(texts):
         overlap = len(words & set(tokenize(text))) / len(words) if words else 0.0
-        score = float(cosine[i]) + LEXICAL_WEIGHT * overlap + passage_score
+        score = float(cosine[i]) + LEXICAL_WEIGHT * overlap
         if score > best_score:
             best, best_score = i, score
-    passage, start, end, _ = candidates[best]
+    passage, start, end = candidates[best]
     line = passage.line_start + passage.text.count("\n", 0, start)
     return Sentence(
         texts[best], passage.source, passage.start + start, passage.start + end,

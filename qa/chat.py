@@ -33,7 +33,8 @@ class Chat:
             EmptyQuestionError, IndexCorruptError, SeedsError, ModelError: as retrieve.
         """
         found, nearby = rank(question, k, history=self.history[-HISTORY_TURNS:], index_dir=self.index_dir)
-        answer = best_sentence(get_engine(self.index_dir).embedder, question, found) if found else None
+        asked = " ".join([*self.history[-1:], question])
+        answer = best_sentence(get_engine(self.index_dir).embedder, asked, found) if found else None
         self.history.append(question)
         return Reply(question, found, answer, nearby)
 

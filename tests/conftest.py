@@ -1,0 +1,53 @@
+"""Shared fixtures: the real model, loaded once per session, and real indexes under tmp_path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+LETTER = "tiktok-2020-community-letter.txt"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_default_folders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests name their folders: never fall back on the repository's ./index or a user's QA_* settings."""
+    for name in ("QA_SEEDS", "QA_INDEX", "QA_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The bundled all-MiniLM-L6-v2, loaded once."""
+    from qa.model import get_embedder, resolve_model_info
+
+    return get_embedder(resolve_model_info(None))
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
+    """An index of the seed letter, built once per session (read-only for tests)."""
+    from qa import build_index
+
+    seeds = tmp_path_factory.mktemp("seeds")
+    shutil.copy(SEEDS / LETTER, seeds / LETTER)
+    index = tmp_path_factory.mktemp("seed-index")
+    build_index(seeds, index)
+    return index
+
+
+def run_qa(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300):
+    """Run the real `qa` command in a fresh process."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args],
+        capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=timeout,
+    )

@@ -1,0 +1,215 @@
+"""Building, re-indexing, interruption and damage, with real files and real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qa import build_index, retrieve
+from qa.errors import IndexCorruptError, ModelError, SeedsError
+from qa.index import CURRENT, current_generation, open_index
+from tests.conftest import LETTER, REPO, SEEDS
+
+PARAGRAPHS = [
+    "Bees communicate the location of flowers through a waggle dance performed inside the hive.",
+    "The lighthouse keeper trimmed the wick every evening before the storm season began.",
+    "Sourdough bread rises because wild yeast and lactic acid bacteria ferment the dough.",
+    "Glaciers carve U-shaped valleys as they grind slowly downhill over thousands of years.",
+]
+
+
+def write(folder: Path, name: str, *paragraphs: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, embedder) -> tuple[Path, Path]:
+    seeds = tmp_path / "seeds"
+    write(seeds, "bees.txt", PARAGRAPHS[0], PARAGRAPHS[1])
+    write(seeds, "notes/bread.md", "# Baking", PARAGRAPHS[2])
+    return seeds, tmp_path / "index"
+
+
+def test_build_then_nothing_changed_embeds_nothing(corpus):
+    seeds, index = corpus
+    first = build_index(seeds, index)
+    assert (first.files, first.passages, first.embedded, first.reused) == (2, 4, 4, 0)
+    again = build_index(seeds, index)
+    assert (again.embedded, again.reused, again.changed) == (0, 4, False)
+
+
+def test_reindex_embeds_only_new_and_changed_text_and_drops_deleted_files(corpus):
+    seeds, index = corpus
+    build_index(seeds, index)
+    write(seeds, "glaciers.txt", PARAGRAPHS[3])
+    stats = build_index(seeds, index)
+    assert (stats.files, stats.embedded, stats.reused) == (3, 1, 4)
+
+    write(seeds, "bees.txt", PARAGRAPHS[0], "The keeper painted the lighthouse red.")  # one paragraph changed
+    stats = build_index(seeds, index)
+    assert (stats.embedded, stats.reused) == (1, 4)
+
+    (seeds / "notes" / "bread.md").unlink()
+    stats = build_index(seeds, index)
+    assert (stats.files, stats.passages, stats.embedded) == (2, 3, 0)
+    assert {p.source for p in open_index(index).passages} == {"bees.txt", "glaciers.txt"}
+    assert retrieve("How do glaciers shape valleys?", k=1, index_dir=index)[0].source == "glaciers.txt"
+
+
+def test_touching_a_file_without_changing_it_embeds_nothing(corpus):
+    seeds, index = corpus
+    build_index(seeds, index)
+    os.utime(seeds / "bees.txt", ns=(1, 1))
+    assert build_index(seeds, index).embedded == 0
+
+
+def test_skipped_files_are_named_and_indexing_finishes(tmp_path, embedder, capsys):
+    seeds = tmp_path / "seeds"
+    write(seeds, "ok.txt", PARAGRAPHS[0])
+    (seeds / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    (seeds / "report.pdf").write_bytes(b"%PDF-1.4")
+    (seeds / ".hidden.txt").write_text("secret")
+    (seeds / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me is served at noon.".encode("latin-1"))
+    stats = build_index(seeds, tmp_path / "index")
+    err = capsys.readouterr().err
+    assert stats.files == 2 and stats.skipped == 1
+    for name in ("image.txt", "report.pdf", ".hidden.txt"):
+        assert name in err
+    assert "Traceback" not in err
+
+
+def test_missing_or_empty_seeds_folder_is_a_clear_error(tmp_path, embedder):
+    with pytest.raises(SeedsError, match="no documents folder"):
+        build_index(tmp_path / "nowhere", tmp_path / "index")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "blank.txt").write_text("   \n\n")
+    with pytest.raises(SeedsError, match="no readable documents"):
+        build_index(tmp_path / "empty", tmp_path / "index")
+    assert current_generation(tmp_path / "index") is None
+
+
+def test_retrieve_builds_a_missing_index_and_updates_a_stale_one(corpus, capsys):
+    seeds, index = corpus
+    build_index(seeds, index)
+    write(seeds, "glaciers.txt", PARAGRAPHS[3])
+    from qa.search import _engines
+
+    _engines.clear()  # a new process would start without a loaded engine
+    hits = retrieve("What carves U-shaped valleys?", k=1, index_dir=index)
+    assert hits and hits[0].source == "glaciers.txt"
+    assert "out of date" in capsys.readouterr().err
+
+
+def test_an_index_of_another_model_is_rebuilt(corpus, capsys):
+    seeds, index = corpus
+    build_index(seeds, index)
+    manifest_path = current_generation(index) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["model"]["fingerprint"] = "sha256:" + "0" * 64
+    manifest_path.write_text(json.dumps(manifest))
+    from qa.search import _engines
+
+    _engines.clear()
+    assert retrieve("How do bees share where flowers are?", k=1, index_dir=index)[0].source == "bees.txt"
+    assert "built with" in capsys.readouterr().err
+    assert open_index(index).manifest.model_fingerprint != manifest["model"]["fingerprint"]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda g: (g / "vectors.faiss").write_bytes((g / "vectors.faiss").read_bytes()[:100]), "vectors"),
+        (lambda g: (g / "manifest.json").write_text("{not json"), "manifest"),
+        (lambda g: (g / "passages.jsonl").write_text('{"source": 1}\n'), "passage"),
+        (lambda g: (g / "manifest.json").write_text(
+            (g / "manifest.json").read_text().replace('"format_version": 1', '"format_version": 99')), "newer qa"),
+    ],
+    ids=["truncated-faiss", "bad-manifest", "bad-passages", "newer-format"],
+)
+def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus, damage, message):
+    seeds, index = corpus
+    build_index(seeds, index)
+    damage(current_generation(index))
+    from qa.search import _engines
+
+    _engines.clear()
+    with pytest.raises(IndexCorruptError, match=message) as info:
+        retrieve("bees", index_dir=index)
+    assert "qa index --rebuild" in str(info.value) and str(index) in str(info.value)
+    # The fix it names works.
+    assert build_index(seeds, index, rebuild=True).passages == 4
+    _engines.clear()
+    assert retrieve("bees dance", index_dir=index)
+
+
+def test_a_build_killed_part_way_leaves_the_previous_index_in_service(tmp_path, embedder):
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    write(seeds, "bees.txt", *PARAGRAPHS)
+    build_index(seeds, index)
+    before = (index / CURRENT).read_text()
+    # Enough new text to keep the embedding busy for a while.
+    letter = (SEEDS / LETTER).read_text(encoding="utf-8").splitlines()
+    write(seeds, "big.txt", *[f"{i}. {line}" for i in range(60) for line in letter[:8]])
+    script = (
+        "import sys\n"
+        "from qa import build_index\n"
+        "def tick(done, total):\n"
+        "    print('embedded', done, total, flush=True)\n"
+        f"build_index({str(seeds)!r}, {str(index)!r}, progress=tick)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("embedded"), first
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert (index / CURRENT).read_text() == before
+    from qa.search import _engines
+
+    _engines.clear()
+    old = open_index(index)
+    assert {p.source for p in old.passages} == {"bees.txt"}
+    # The next build finishes the job and leaves no debris behind.
+    stats = build_index(seeds, index)
+    assert stats.changed and {p.source for p in open_index(index).passages} == {"bees.txt", "big.txt"}
+    assert [p.name for p in index.iterdir() if p.name.startswith(("gen-", ".building-"))] == [
+        (index / CURRENT).read_text().strip()
+    ]
+
+
+def test_weights_that_fail_their_checksum_are_refused(tmp_path, monkeypatch, embedder):
+    from qa.model import BUNDLED_NAME, bundled_model_dir, cache_dir
+
+    source = bundled_model_dir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    target = cache_dir() / "models" / BUNDLED_NAME
+    shutil.copytree(source, target)
+    weights = target / "model.safetensors"
+    with weights.open("r+b") as f:
+        f.seek(1000)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(ModelError, match="SHA-256"):
+        bundled_model_dir()
+
+
+def test_the_bundled_model_is_extracted_and_verified_on_first_use(tmp_path, monkeypatch, capsys):
+    from qa.model import bundled_model_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = bundled_model_dir()
+    assert folder.is_relative_to(tmp_path) and (folder / "model.safetensors").is_file()
+    assert "extracting" in capsys.readouterr().err
+    assert bundled_model_dir() == folder
