@@ -154,7 +154,7 @@ def _eval(args: argparse.Namespace) -> int:
     rows = [*report.kinds.items(), ("overall", report.overall)]
     for name, f in rows:
         print(f"{name:<14}{f['questions']:>5}{_pct(f['hit@1'])}{_pct(f['hit@k'])}{_pct(f['mrr'])}{_pct(f['abstention'], 9)}")
-    print(f"\nanswerable questions, without abstention (hit@1 / hit@{k}):")
+    print(f"\nanswerable questions, hit@1 / hit@{k}: the hybrid as shipped, each side alone without abstention")
     for name, f in [("hybrid", report.overall), *report.baselines.items()]:
         print(f"  {name:<8}{_pct(f['hit@1'])}{_pct(f['hit@k'])}")
     print(f"\nin-scope questions abstained on: {report.overall['wrongly_abstained']}; "
