@@ -22,6 +22,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a folder of documents, offline.")
+    parser.set_defaults(seeds=None, index=None)  # `qa` alone is `qa chat`
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = commands.add_parser("ask", help="answer one question with cited passages")
@@ -169,6 +170,7 @@ def _pct(value: float | None, width: int = 8) -> str:
 def _chat(args: argparse.Namespace) -> int:
     """A plain line-by-line conversation on stdin/stdout."""
     from qa.chat import Chat
+    from qa.errors import EmptyQuestionError
 
     _prepare(args)
     chat = Chat(args.index)
@@ -187,7 +189,10 @@ def _chat(args: argparse.Namespace) -> int:
         if question.strip() == "/clear":
             chat.clear()
             continue
-        print(format_reply(chat.ask(question)) + "\n", flush=True)
+        try:
+            print(format_reply(chat.ask(question)) + "\n", flush=True)
+        except EmptyQuestionError as e:
+            print(f"qa: {e}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,11 +43,11 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     return index
 
 
-def run_qa(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300):
+def run_qa(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, input: str = "", timeout: float = 300):
     """Run the real `qa` command in a fresh process."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "qa", *args],
-        capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=timeout,
+        capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=timeout, input=input,
     )

@@ -79,3 +79,10 @@ def test_eval_prints_figures_per_kind_and_overall(tmp_path, seed_index):
 def test_python_dash_m_qa_and_help_need_no_model():
     result = run_qa("--help")
     assert result.returncode == 0 and "ask" in result.stdout
+
+
+def test_qa_alone_holds_a_conversation_with_follow_ups(seed_index):
+    result = run_qa(env={"QA_INDEX": str(seed_index)}, input="Who took part in the listening project?\nWhat age were they?\n")
+    assert result.returncode == 0, result.stderr
+    replies = [block for block in result.stdout.split("\n\n") if block.strip()]
+    assert "aged 14-24" in replies[-1] and f"{LETTER}:4" in replies[-1]
