@@ -170,7 +170,6 @@ def _pct(value: float | None, width: int = 8) -> str:
 def _chat(args: argparse.Namespace) -> int:
     """A plain line-by-line conversation on stdin/stdout."""
     from qa.chat import Chat
-    from qa.errors import EmptyQuestionError
 
     _prepare(args)
     chat = Chat(args.index)
@@ -189,10 +188,7 @@ def _chat(args: argparse.Namespace) -> int:
         if question.strip() == "/clear":
             chat.clear()
             continue
-        try:
-            print(format_reply(chat.ask(question)) + "\n", flush=True)
-        except EmptyQuestionError as e:
-            print(f"qa: {e}", file=sys.stderr)
+        print(format_reply(chat.ask(question)) + "\n", flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
