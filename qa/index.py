@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from qa.chunking import UNWRAPPED_LINE, split_passages
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
 from qa.documents import UnreadableDocument, find_documents, load_document, read_bytes
-from qa.errors import IndexCorruptError, QAError, SeedsError
+from qa.errors import IndexCorruptError, SeedsError
 from qa.lexical import LexicalIndex
 from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, read_manifest
 from qa.model import ModelInfo, get_embedder, resolve_model_info
@@ -522,4 +522,3 @@ def _progress_bar() -> Progress:
     return draw
 
 
-__all__ = ["build_index", "open_index", "stale_reasons", "OpenIndex", "PassageRecord", "FORMAT_VERSION", "QAError"]
