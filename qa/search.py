@@ -9,6 +9,7 @@ one the documents do not cover. The calibration is in the README, "Scores".
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
 from qa.errors import EmptyQuestionError, QAError
-from qa.index import OpenIndex, build_index, current_generation, open_index, stale_reasons
+from qa.index import OpenIndex, Progress, build_index, current_generation, open_index, stale_reasons
 from qa.manifest import read_manifest
 from qa.model import Embedder, get_embedder, resolve_model_info
 from qa.notices import notice, warn
@@ -33,6 +34,12 @@ DENSE_BAR = 0.7
 # A follow-up is scored as OWN_WEIGHT * (the question alone) + the rest * (the question
 # joined to the one before it). Calibrated on the follow-ups in tests/data.
 OWN_WEIGHT = 0.3
+# Words by which a question points back at the conversation ("what age were THEY?"). Only
+# such a question may be answered on the strength of the question before it: a new
+# question ("what is the capital of France?") must stand on its own or be refused.
+ANAPHORS = frozenset(
+    "it its they them their theirs this that these those he him his she her hers there then".split()
+)
 CANDIDATES = 50
 # Characters of a question that are read: the model reads 256 word pieces at most, and a
 # megabyte of text must not stall tokenisation.
@@ -86,10 +93,11 @@ _engines: dict[Path, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(index_dir: str | Path | None = None) -> Engine:
+def get_engine(index_dir: str | Path | None = None, *, progress: Progress | None = None) -> Engine:
     """The engine for `index_dir`, loaded once per process and reloaded when a build replaces it.
 
-    On first use a missing index is built and a stale one is brought up to date.
+    On first use a missing index is built and a stale one is brought up to date; `progress`
+    then gets (done, total) passages embedded, as in build_index.
 
     Raises:
         IndexCorruptError: the index cannot be read (the message names the file and the fix).
@@ -101,7 +109,7 @@ def get_engine(index_dir: str | Path | None = None) -> Engine:
         if engine is not None and current_generation(path) == engine.generation:
             return engine
         if engine is None:
-            _bring_up_to_date(path)
+            _bring_up_to_date(path, progress)
         index = open_index(path)
         embedder = get_embedder(resolve_model_info(resolve_model() or index.manifest.model_path))
         if embedder.dim != index.manifest.dim:
@@ -119,11 +127,11 @@ def import_faiss_threads() -> None:
     import_faiss().omp_set_num_threads(1)
 
 
-def _bring_up_to_date(path: Path) -> None:
+def _bring_up_to_date(path: Path, progress: Progress | None) -> None:
     generation = current_generation(path)
     if generation is None:
         notice(f"no index in {path} yet; building it")
-        build_index(None, path)
+        build_index(None, path, progress=progress or False)
         return
     manifest = read_manifest(generation)
     seeds = resolve_seeds_dir() if _seeds_from_env() else Path(manifest.seeds_dir)
@@ -134,7 +142,8 @@ def _bring_up_to_date(path: Path) -> None:
     reasons = stale_reasons(manifest, seeds, info)
     if reasons:
         notice(f"the index is out of date ({', '.join(reasons)}); updating it")
-        build_index(seeds, path, model=info.path.as_posix() if manifest.model_path or resolve_model() else None)
+        model = info.path.as_posix() if manifest.model_path or resolve_model() else None
+        build_index(seeds, path, model=model, progress=progress or False)
 
 
 def _seeds_from_env() -> bool:
@@ -208,8 +217,13 @@ def rank(
         for row in own.fused.keys() | joined.fused.keys()
     }
     best = _top(engine, combined, k)
-    relevant = own.relevant(bar) or max(joined.fused.values(), default=0.0) >= bar
+    relevant = own.relevant(bar) or (refers_back(question) and max(joined.fused.values(), default=0.0) >= bar)
     return (best, []) if relevant else ([], best)
+
+
+def refers_back(question: str) -> bool:
+    """Whether the question points back at the conversation with a pronoun (see ANAPHORS)."""
+    return any(word in ANAPHORS for word in re.findall(r"\w+", question.lower()))
 
 
 def _top(engine: Engine, scores: dict[int, float], k: int) -> list[Passage]:
