@@ -6,13 +6,44 @@ Example:
     ...     print(p.citation, p.text[:40])
     tiktok-2020-community-letter.txt:2 Communities, families and friends came
 
-Heavy libraries (torch, sentence-transformers, faiss) load on first use, not on import.
+Heavy libraries (torch, sentence-transformers, faiss) load on first use, not on import;
+the names below load their modules when first touched, so `qa`'s command and app start fast.
 """
 
-from qa.chat import Chat
-from qa.errors import QAError
-from qa.index import build_index
-from qa.search import retrieve
-from qa.types import IndexStats, Passage, Reply, Sentence
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qa.chat import Chat
+    from qa.errors import QAError
+    from qa.index import build_index
+    from qa.search import retrieve
+    from qa.types import IndexStats, Passage, Reply, Sentence
+
+_HOMES = {
+    "Chat": "qa.chat",
+    "QAError": "qa.errors",
+    "build_index": "qa.index",
+    "retrieve": "qa.search",
+    "IndexStats": "qa.types",
+    "Passage": "qa.types",
+    "Reply": "qa.types",
+    "Sentence": "qa.types",
+}
 
 __all__ = ["Chat", "IndexStats", "Passage", "QAError", "Reply", "Sentence", "build_index", "retrieve"]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'qa' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

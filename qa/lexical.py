@@ -38,6 +38,20 @@ def tokenize(text: str) -> list[str]:
     return _stemmer().stemWords(words) if words else []
 
 
+def matched_spans(text: str, question: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the words of `text` that match a word of `question`.
+
+    Words match as BM25 sees them (stemmed, stopwords ignored), so a front-end can
+    emphasise exactly what the lexical side found.
+    """
+    wanted = set(tokenize(question))
+    if not wanted:
+        return []
+    words = list(_WORD.finditer(text))
+    stems = _stemmer().stemWords([w.group().lower() for w in words]) if words else []
+    return [w.span() for w, stem in zip(words, stems) if stem in wanted and w.group().lower() not in _stopwords()]
+
+
 class LexicalIndex:
     """BM25 scores of every passage for a query, normalised into [0, 1]."""
 
