@@ -15,35 +15,35 @@ from qa.types import Passage, Reply
 NOT_FOUND = "That isn't in these documents."
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seeds", metavar="DIR", help="documents folder (default $QA_SEEDS, else ./seeds)")
-    parser.add_argument("--index", metavar="DIR", help="index folder (default $QA_INDEX, else ./index)")
+def _common(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument("--seeds", metavar="DIR", default=default, help="documents folder (default $QA_SEEDS, else ./seeds)")
+    parser.add_argument("--index", metavar="DIR", default=default, help="index folder (default $QA_INDEX, else ./index)")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a folder of documents, offline.")
-    parser.set_defaults(seeds=None, index=None)  # `qa` alone is `qa chat`
+    _common(parser)  # `qa [--seeds DIR] [--index DIR]` alone is `qa chat`
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = commands.add_parser("ask", help="answer one question with cited passages")
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=5, help="passages to show (default 5)")
     ask.add_argument("--json", action="store_true", help="print JSON and nothing else on stdout")
-    _common(ask)
+    _common(ask, argparse.SUPPRESS)
 
     index = commands.add_parser("index", help="build or update the index")
     index.add_argument("--rebuild", action="store_true", help="embed everything again")
     index.add_argument("--model", metavar="DIR", help="a local sentence-transformers folder (default $QA_MODEL)")
-    _common(index)
+    _common(index, argparse.SUPPRESS)
 
     evaluate = commands.add_parser("eval", help="measure retrieval on a JSONL file of questions")
     evaluate.add_argument("questions", metavar="QUESTIONS.jsonl")
     evaluate.add_argument("-k", type=int, default=3, help="passages per question (default 3)")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
-    _common(evaluate)
+    _common(evaluate, argparse.SUPPRESS)
 
     chat = commands.add_parser("chat", help="a conversation in the terminal (the default)")
-    _common(chat)
+    _common(chat, argparse.SUPPRESS)
     return parser
 
 
@@ -168,22 +168,21 @@ def _pct(value: float | None, width: int = 8) -> str:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    """A plain line-by-line conversation on stdin/stdout."""
+    """The app in a terminal; a plain line-by-line conversation when stdin or stdout is not one."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from tui.app import run
+
+        return run(args.index, args.seeds)
     from qa.chat import Chat
 
     _prepare(args)
     chat = Chat(args.index)
-    interactive = sys.stdin.isatty()
-    if interactive:
-        print("Ask a question about your documents (empty line or Ctrl-D to quit, /clear for a new topic).")
     while True:
         try:
-            question = input("> " if interactive else "")
+            question = input()
         except EOFError:
             return 0
         if not question.strip():
-            if interactive:
-                return 0
             continue
         if question.strip() == "/clear":
             chat.clear()

@@ -1,0 +1,279 @@
+"""The Textual app, driven with Pilot on the real model and real indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.widgets import Collapsible, Static, TextArea
+
+from qa.documents import read_document
+from tests.conftest import LETTER, SEEDS
+from tui.app import QAApp
+from tui.source import SourceScreen
+from tui.text import visible
+from tui.transcript import NOT_FOUND, AnswerMessage, CitationLink, NoteMessage, QuestionMessage
+
+SIZE = (100, 30)
+
+
+def in_loop(test):
+    """Run an async test in its own event loop (no async plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+def letter_line(words: str) -> int:
+    """The 1-based line of the seed letter that holds `words` (read from the file, not the app)."""
+    text = (SEEDS / LETTER).read_text(encoding="utf-8")
+    return text.count("\n", 0, text.index(words)) + 1
+
+
+def plain(widget: Static) -> str:
+    content = widget.content
+    return content if isinstance(content, str) else content.plain  # type: ignore[union-attr]
+
+
+def transcript(app: QAApp) -> str:
+    """Everything the transcript shows, as plain text."""
+    return "\n".join(plain(w) for w in app.query("#transcript Static"))
+
+
+async def until(pilot, condition: Callable[[], bool], timeout: float = 120) -> None:
+    """Let the app run until `condition` holds (workers finish, screens open)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the app did not get there in time"
+        await pilot.pause(0.05)
+
+
+async def ask(pilot, question: str) -> AnswerMessage | None:
+    """Type a question, press enter and wait for its answer (or an error note)."""
+    app: QAApp = pilot.app
+    before = len(app.query(AnswerMessage)) + len(app.query("NoteMessage.error"))
+    app.query_one("#question").focus()
+    app.query_one("#question").value = question
+    await pilot.press("enter")
+    await until(pilot, lambda: len(app.query(AnswerMessage)) + len(app.query("NoteMessage.error")) > before)
+    answers = app.query(AnswerMessage)
+    return answers.last() if answers else None
+
+
+@pytest.fixture
+def app(seed_index: Path, tmp_path: Path) -> QAApp:
+    return QAApp(seed_index, history_path=tmp_path / "history.jsonl")
+
+
+@in_loop
+async def test_an_answer_shows_its_sentence_and_cited_passages(app):
+    async with app.run_test(size=SIZE) as pilot:
+        answer = await ask(pilot, "Which charity did #isolationgames raise funds for?")
+        assert answer is not None and answer.has_class("found")
+        sentence = plain(answer.query_one(".answer-sentence", Static))
+        assert "British Red Cross" in sentence
+        first = answer.query(CitationLink).first()
+        assert plain(first).startswith("[1] ") and first.passage.citation == f"{LETTER}:{letter_line('British Red Cross')}"
+        assert len(answer.query(CitationLink)) == 5
+        assert app.corpus is not None and str(app.corpus) == f"1 document · {app.corpus.passages} passages · all-MiniLM-L6-v2"
+        assert app.sub_title == str(app.corpus)
+
+
+@in_loop
+async def test_an_unanswerable_question_says_so_and_hides_the_nearest_passages(app):
+    async with app.run_test(size=SIZE) as pilot:
+        answer = await ask(pilot, "What is the capital of France?")
+        assert answer is not None and answer.has_class("not-found")
+        assert NOT_FOUND in plain(answer.query_one(".answer-sentence", Static))
+        nearby = answer.query_one(Collapsible)
+        assert nearby.collapsed and "low relevance" in nearby.title
+        assert all(link.region.height == 0 for link in answer.query(CitationLink))  # collapsed: not shown
+
+
+@in_loop
+async def test_a_follow_up_uses_the_conversation_and_ctrl_l_forgets_it(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "What was #isolationgames?")
+        answer = await ask(pilot, "Which charity benefited?")
+        assert answer is not None and "British Red Cross" in plain(answer.query_one(".answer-sentence", Static))
+        await pilot.press("ctrl+l")
+        assert not app.query(AnswerMessage) and not app.replies
+        await ask(pilot, "Who signed the letter?")
+        assert app._chat is not None and app._chat.history == ["Who signed the letter?"]
+
+
+@in_loop
+async def test_a_citation_opens_the_document_at_its_passage(app):
+    async with app.run_test(size=SIZE) as pilot:
+        answer = await ask(pilot, "Who took part in the listening project?")
+        passage = answer.query(CitationLink).first().passage
+        await pilot.press("escape", "1")  # out of the input, then citation 1
+        await until(pilot, lambda: isinstance(app.screen, SourceScreen))
+        area = app.screen.query_one(TextArea)
+        await until(pilot, lambda: area.text != "")
+        document = read_document(app.corpus.seeds_dir / LETTER)
+        assert area.text == visible(document)
+        assert area.selected_text == passage.text and passage.line_start == letter_line("listening project")
+        await pilot.press("c")
+        assert app.clipboard == f"{passage.citation}\n{passage.text}"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SourceScreen)
+        await pilot.click(CitationLink)  # the first citation on screen, by mouse
+        await until(pilot, lambda: isinstance(app.screen, SourceScreen))
+        await pilot.press("escape")
+        link = answer.query(CitationLink)[1]
+        link.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SourceScreen) and app.screen.passage == link.passage)
+
+
+@in_loop
+async def test_slash_k_sets_how_many_passages(app):
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#question").value = "/k 2"
+        await pilot.press("enter")
+        answer = await ask(pilot, "mental health charity")
+        assert len(answer.query(CitationLink)) == 2
+        app.query_one("#question").value = "/k lots"
+        await pilot.press("enter")
+        assert "/k needs a number" in plain(app.query("NoteMessage.error").last()) and app.k == 2
+
+
+@in_loop
+async def test_export_writes_the_conversation_as_markdown(app, tmp_path):
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "Which charity did #isolationgames raise funds for?")
+        await ask(pilot, "What is the capital of France?")
+        target = tmp_path / "talk.md"
+        app.query_one("#question").value = f"/export {target}"
+        await pilot.press("enter")
+        await pilot.pause()
+    text = target.read_text(encoding="utf-8")
+    line = letter_line("British Red Cross")
+    assert "## Which charity did #isolationgames raise funds for?" in text
+    assert f"`{LETTER}:{line}`" in text and "British Red Cross" in text
+    assert "## What is the capital of France?\n\nThat isn't in these documents." in text
+
+
+@in_loop
+async def test_help_copy_and_unknown_commands(app):
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#question").value = "/help"
+        await pilot.press("enter")
+        assert "/export [FILE]" in transcript(app) and "ctrl+l" in transcript(app)
+        await ask(pilot, "Who signed the letter?")
+        await pilot.press("ctrl+y")
+        assert app.clipboard.startswith("## Who signed the letter?") and f"{LETTER}:" in app.clipboard
+        app.query_one("#question").value = "/frobnicate"
+        await pilot.press("enter")
+        assert "Unknown command /frobnicate" in plain(app.query("NoteMessage.error").last())
+
+
+@in_loop
+async def test_input_history_survives_a_restart(seed_index, tmp_path):
+    history = tmp_path / "data" / "history.jsonl"
+    async with QAApp(seed_index, history_path=history).run_test(size=SIZE) as pilot:
+        await ask(pilot, "Who signed the letter?")
+        await ask(pilot, "What was #LearnOnTikTok?")
+    async with QAApp(seed_index, history_path=history).run_test(size=SIZE) as pilot:
+        box = pilot.app.query_one("#question")
+        await pilot.press("up")
+        assert box.value == "What was #LearnOnTikTok?"
+        await pilot.press("up", "up")
+        assert box.value == "Who signed the letter?"
+        await pilot.press("down", "down")
+        assert box.value == ""
+
+
+@in_loop
+async def test_a_damaged_index_is_a_message_and_reindex_mends_it(tmp_path):
+    from qa import build_index
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / LETTER, seeds / LETTER)
+    index = tmp_path / "index"
+    build_index(seeds, index)
+    vectors = next(index.glob("gen-*/vectors.faiss"))
+    vectors.write_bytes(vectors.read_bytes()[:100])
+    app = QAApp(index, history_path=tmp_path / "h.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.query("NoteMessage.error")))
+        assert "vectors.faiss" in plain(app.query("NoteMessage.error").last()) and not app.ready
+        app.query_one("#question").value = "/reindex"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.ready)
+        assert "Index updated: 1 files" in transcript(app)
+        answer = await ask(pilot, "Who signed the letter?")
+        assert answer is not None and answer.has_class("found")
+
+
+@in_loop
+async def test_reindex_picks_up_a_new_document(tmp_path):
+    from qa import build_index
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / LETTER, seeds / LETTER)
+    index = tmp_path / "index"
+    build_index(seeds, index)
+    app = QAApp(index, history_path=tmp_path / "h.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        (seeds / "otters.md").write_text("# Otters\n\nSea otters hold hands while they sleep.\n", encoding="utf-8")
+        app.query_one("#question").value = "/reindex"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.corpus is not None and app.corpus.documents == 2)
+        # Only the new file is embedded: its heading and its paragraph.
+        assert "(2 embedded now, " in transcript(app) and app.sub_title.startswith("2 documents")
+        answer = await ask(pilot, "What do sea otters do while they sleep?")
+        assert answer.query(CitationLink).first().passage.source == "otters.md"
+
+
+MARKUP_DOC = (
+    "Styling [bold]is not applied[/bold] here, nor [/] closing tags.\n\n"
+    "A link [link=https://example.com]click me[/link] stays text, as does [red on blue]colour[/].\n\n"
+    "Escapes \x1b[31mred\x1b[0m and a bell \x07 and back\\slashes \\[bold] are data too.\n"
+)
+
+
+@pytest.fixture
+def markup_index(tmp_path: Path) -> Path:
+    from qa import build_index
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "[weird] name.txt").write_text(MARKUP_DOC, encoding="utf-8")
+    index = tmp_path / "index"
+    build_index(seeds, index)
+    return index
+
+
+@in_loop
+async def test_markup_and_control_characters_are_shown_literally(markup_index, tmp_path):
+    app = QAApp(markup_index, history_path=tmp_path / "h.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        question = "[bold]Which link[/bold] says \x1b[31mclick me[/]?"
+        answer = await ask(pilot, question)
+        assert plain(app.query(QuestionMessage).last()) == "› " + visible(question)
+        assert "[bold]Which link[/bold] says ␛[31mclick me[/]?" in transcript(app)
+        shown = transcript(app)
+        assert "[link=https://example.com]click me[/link]" in shown
+        assert answer.query(CitationLink).first().passage.source == "[weird] name.txt"
+        assert "[1] [weird] name.txt:" in shown
+        await pilot.press("escape", "1")
+        await until(pilot, lambda: isinstance(app.screen, SourceScreen))
+        area = app.screen.query_one(TextArea)
+        await until(pilot, lambda: area.text != "")
+        assert "␛[31mred␛[0m and a bell ␇" in area.text and "[link=https://example.com]" in area.text
+        await pilot.press("escape")
+        await ask(pilot, "\x1b]0;title\x07 [/] \\ ?")  # nothing to find; nothing breaks
+        assert app.is_running

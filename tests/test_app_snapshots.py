@@ -1,0 +1,44 @@
+"""Snapshots of the app at a fixed size: the main screen, an answer, the source panel.
+
+On a deliberate change of the layout, look at the new SVGs and accept them with
+`python -m pytest tests/test_app_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+from tests.test_app import SIZE, until
+from tui.app import QAApp
+from tui.source import SourceScreen
+from tui.transcript import AnswerMessage
+
+
+def test_main_screen(snap_compare, seed_index, tmp_path):
+    async def ready(pilot):
+        await until(pilot, lambda: pilot.app.ready)
+
+    app = QAApp(seed_index, history_path=tmp_path / "h.jsonl")
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+async def _answered(pilot):
+    await until(pilot, lambda: pilot.app.ready)
+    pilot.app.query_one("#question").value = "Which charity did #isolationgames raise funds for?"
+    await pilot.press("enter")
+    await until(pilot, lambda: bool(pilot.app.query(AnswerMessage)))
+    await pilot.pause()
+
+
+def test_an_answer(snap_compare, seed_index, tmp_path):
+    app = QAApp(seed_index, history_path=tmp_path / "h.jsonl")
+    assert snap_compare(app, terminal_size=SIZE, run_before=_answered)
+
+
+def test_the_source_panel(snap_compare, seed_index, tmp_path):
+    async def opened(pilot):
+        await _answered(pilot)
+        await pilot.press("escape", "1")
+        await until(pilot, lambda: isinstance(pilot.app.screen, SourceScreen) and pilot.app.screen.query_one("TextArea").text != "")
+        await pilot.pause()
+
+    app = QAApp(seed_index, history_path=tmp_path / "h.jsonl")
+    assert snap_compare(app, terminal_size=SIZE, run_before=opened)

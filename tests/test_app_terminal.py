@@ -1,0 +1,121 @@
+"""The app in a real terminal: `qa` and `python -m tui` started in a pseudo-terminal."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LETTER, REPO, SEEDS
+
+
+class Terminal:
+    """A process attached to a pseudo-terminal of 100x30, read as a person would watch it."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: become the app
+            os.chdir(cwd)
+            os.execve(sys.executable, [sys.executable, *args], env)
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        self.output = ""
+
+    def wait_for(self, text: str, timeout: float = 120) -> float:
+        """Read until `text` has been drawn; returns the seconds it took."""
+        began = time.monotonic()
+        while text not in self.output:
+            left = timeout - (time.monotonic() - began)
+            assert left > 0, f"{text!r} never appeared; the screen showed:\n{self.output[-2000:]}"
+            ready, _, _ = select.select([self.fd], [], [], min(left, 0.5))
+            if ready:
+                try:
+                    self.output += os.read(self.fd, 65536).decode("utf-8", "replace")
+                except OSError:  # the process ended
+                    break
+        assert text in self.output
+        return time.monotonic() - began
+
+    def type(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def exit_status(self, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                os.close(self.fd)
+                return os.waitstatus_to_exitcode(status)
+            try:
+                select.select([self.fd], [], [], 0.2)
+                os.read(self.fd, 65536)
+            except OSError:
+                pass
+        os.kill(self.pid, 9)
+        raise AssertionError("the app did not quit")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / LETTER, seeds / LETTER)
+    return tmp_path
+
+
+def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(TERM="xterm-256color", XDG_DATA_HOME=str(tmp_path / "data"), **extra)
+    return env
+
+
+@pytest.mark.parametrize("module", ["qa", "tui"])
+def test_the_app_starts_builds_its_index_answers_and_quits(workspace, module):
+    term = Terminal(["-m", module, "--seeds", "seeds", "--index", "index"], environment(workspace), workspace)
+    term.wait_for("Ask a question about your documents")
+    term.wait_for("1 document")  # the header, once the index is built and loaded
+    term.type("Which charity did #isolationgames raise funds for?\r")
+    term.wait_for("Red Cross")
+    term.type("\x11")  # ctrl+q
+    assert term.exit_status() == 0
+    assert (workspace / "index" / "CURRENT").is_file()
+    assert "Which charity" in (workspace / "data" / "qa" / "history.jsonl").read_text(encoding="utf-8")
+
+
+def test_e_opens_the_passage_in_the_editor_and_the_app_comes_back(workspace):
+    record = workspace / "editor-args.txt"
+    editor = workspace / "editor.sh"
+    editor.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{record}"\n', encoding="utf-8")
+    editor.chmod(0o755)
+    term = Terminal(["-m", "qa", "--seeds", "seeds", "--index", "index"], environment(workspace, EDITOR=str(editor)), workspace)
+    term.wait_for("1 document")
+    term.type("Who took part in the listening project?\r")
+    term.wait_for("aged 14-24")
+    term.type("\x1b")  # escape: out of the input
+    time.sleep(0.3)
+    term.type("1")
+    term.wait_for("Open in $EDITOR")
+    term.type("e")
+    deadline = time.monotonic() + 30
+    while not record.exists() and time.monotonic() < deadline:
+        term.wait_for("", timeout=1)
+        time.sleep(0.1)
+    text = (workspace / "seeds" / LETTER).read_text(encoding="utf-8")
+    line = text.count("\n", 0, text.index("listening project")) + 1
+    assert record.read_text(encoding="utf-8").split("\n")[:2] == [f"+{line}", str((workspace / "seeds" / LETTER).resolve())]
+    term.type("\x11")
+    assert term.exit_status() == 0
+
+
+def test_the_library_and_the_command_never_import_textual():
+    code = "import sys, qa, qa.cli, qa.search, qa.chat; sys.exit('textual' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

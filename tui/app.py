@@ -1,0 +1,408 @@
+"""The app: a conversation with the documents, each answer citing its passages.
+
+All retrieval happens in `qa`; this module only arranges it on screen. The model, the
+index and every answer are loaded in worker threads, so the first frame appears at once
+and typing never waits: a question asked before the model is ready is answered when it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Input, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from tui.commands import Command, help_text, parse_command, parse_k
+from tui.export import conversation_markdown, default_export_path, reply_markdown
+from tui.history import InputHistory, history_file
+from tui.prompt import QuestionInput
+from tui.source import SourceScreen
+from tui.text import visible
+from tui.transcript import AnswerMessage, CitationLink, NoteMessage, PendingMessage, QuestionMessage
+
+if TYPE_CHECKING:
+    from qa.chat import Chat
+    from qa.types import IndexStats, Passage, Reply
+
+DEFAULT_K = 5
+WELCOME = "Ask a question about your documents. Answers cite their passages: press a number, or click a citation, to read it in its document. /help lists commands and keys."
+
+
+class BuildCancelled(Exception):
+    """Raised from a build's progress callback when the app quits during the build."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What the header says about the index in use."""
+
+    documents: int
+    passages: int
+    model: str
+    seeds_dir: Path
+
+    def __str__(self) -> str:
+        documents = f"{self.documents} document{'s' * (self.documents != 1)}"
+        return f"{documents} · {self.passages} passages · {self.model}"
+
+
+def _corpus(index_dir: Path | str | None) -> Corpus:
+    from qa.search import get_engine
+
+    manifest = get_engine(index_dir).index.manifest
+    return Corpus(len(manifest.files), manifest.passages, manifest.model_name, Path(manifest.seeds_dir))
+
+
+@dataclass
+class _Turn:
+    """A question waiting for its answer, and where the answer goes in the transcript."""
+
+    question: str
+    k: int
+    asked: QuestionMessage
+    pending: PendingMessage
+
+
+class _NoticeHandler(logging.Handler):
+    """Shows the library's one-line notices (skipped files, index updates) as toasts."""
+
+    def __init__(self, app: QAApp) -> None:
+        super().__init__(logging.INFO)
+        self.app = app
+
+    def emit(self, record: logging.LogRecord) -> None:
+        severity = "warning" if record.levelno >= logging.WARNING else "information"
+        try:
+            self.app.call_from_thread(self.app.notify, record.getMessage(), severity=severity, markup=False)
+        except RuntimeError:  # on the app's own thread, or the app has stopped
+            try:
+                self.app.notify(record.getMessage(), severity=severity, markup=False)
+            except Exception:  # noqa: BLE001  (a notice must never break the work that logged it)
+                pass
+
+
+class QAApp(App[None]):
+    """Ask questions of a folder of documents; every answer cites its passages."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "qa"
+    BINDINGS = [
+        Binding("ctrl+l", "clear", "New conversation"),
+        Binding("ctrl+y", "copy_answer", "Copy answer"),
+        Binding("f1", "help", "Help"),
+        Binding("escape", "switch_focus", "Input / transcript", show=False),
+        *(Binding(str(n), f"open_citation({n})", f"Open citation {n}", show=False) for n in range(1, 10)),
+    ]
+
+    def __init__(
+        self,
+        index_dir: str | Path | None = None,
+        seeds_dir: str | Path | None = None,
+        *,
+        history_path: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.index_dir = index_dir
+        self.seeds_dir = seeds_dir
+        self.k = DEFAULT_K
+        self.replies: list[Reply] = []
+        self.corpus: Corpus | None = None
+        self.history = InputHistory(history_file() if history_path is None else history_path)
+        self._chat: Chat | None = None
+        self._waiting: deque[_Turn] = deque()
+        self._answering = False
+        self._forget = False
+        self._notices = _NoticeHandler(self)
+
+    # Layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="transcript"):
+            yield NoteMessage(WELCOME)
+        with Horizontal(id="status"):
+            yield Static(id="status-text")
+            yield ProgressBar(id="progress", show_eta=False)
+        yield QuestionInput(self.history, id="question")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        logging.getLogger("qa").addHandler(self._notices)
+        self.sub_title = "loading…"
+        self.query_one("#question").focus()
+        self._set_status("Loading the model and the index…")
+        self._load()
+
+    def on_unmount(self) -> None:
+        logging.getLogger("qa").removeHandler(self._notices)
+
+    @property
+    def ready(self) -> bool:
+        """Whether questions can be answered now."""
+        return self._chat is not None
+
+    def _set_status(self, text: str | None, done: int | None = None, total: int | None = None) -> None:
+        status = self.query_one("#status")
+        status.display = text is not None
+        self.query_one("#status-text", Static).update(visible(text or ""))
+        bar = self.query_one("#progress", ProgressBar)
+        bar.display = total is not None
+        if total is not None:
+            bar.update(total=max(total, 1), progress=done or 0)
+
+    def _say(self, *widgets: Widget) -> None:
+        transcript = self.query_one("#transcript")
+        transcript.mount_all(widgets)
+        self.call_after_refresh(transcript.scroll_end, animate=False)
+
+    def _note(self, text: str, *, error: bool = False) -> None:
+        self._say(NoteMessage(text, error=error))
+
+    # Loading and re-indexing ------------------------------------------------------------
+
+    def _progress(self, label: str) -> Callable[[int, int], None]:
+        worker = get_current_worker()
+
+        def report(done: int, total: int) -> None:
+            if worker.is_cancelled:
+                raise BuildCancelled()
+            self.call_from_thread(self._set_status, f"{label}: {done}/{total} passages embedded", done, total)
+
+        return report
+
+    @work(thread=True, exit_on_error=False, group="load")
+    def _load(self) -> None:
+        try:
+            from qa.chat import Chat
+            from qa.index import build_index
+            from qa.search import get_engine
+
+            if self.seeds_dir is not None:
+                build_index(self.seeds_dir, self.index_dir, progress=self._progress("Indexing the documents"))
+            get_engine(self.index_dir, progress=self._progress("Indexing the documents"))
+            corpus = _corpus(self.index_dir)
+        except BuildCancelled:
+            return
+        except Exception as e:  # noqa: BLE001  (shown in the transcript; the app stays up)
+            self.call_from_thread(self._failed, "Could not load the index", e)
+            return
+        self.call_from_thread(self._became_ready, Chat(self.index_dir), corpus)
+
+    def _became_ready(self, chat: Chat, corpus: Corpus) -> None:
+        self._chat = chat
+        self._show_corpus(corpus)
+        self._set_status(None)
+        for turn in self._waiting:
+            turn.pending.update("Searching…")
+        self._next_question()
+
+    def _show_corpus(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+        self.sub_title = visible(str(corpus))
+
+    def _failed(self, what: str, error: Exception) -> None:
+        from qa.errors import QAError
+
+        self._set_status(None)
+        detail = str(error) if isinstance(error, QAError) else f"{type(error).__name__}: {error}"
+        hint = "" if self.ready else " Fix the problem, then /reindex."
+        self._note(f"{what}: {detail}.{hint}", error=True)
+
+    def action_reindex(self) -> None:
+        """Bring the index up to date with the documents, with a progress bar."""
+        if any(w.group in {"load", "reindex"} and w.is_running for w in self.workers):
+            self._note("The index is already being loaded or updated.")
+            return
+        self._set_status("Checking the documents…")
+        self._reindex()
+
+    @work(thread=True, exit_on_error=False, group="reindex")
+    def _reindex(self) -> None:
+        try:
+            from qa.chat import Chat
+            from qa.index import build_index
+
+            stats = build_index(self.seeds_dir, self.index_dir, progress=self._progress("Re-indexing"))
+            corpus = _corpus(self.index_dir)
+        except BuildCancelled:
+            return
+        except Exception as e:  # noqa: BLE001  (shown in the transcript; the app stays up)
+            self.call_from_thread(self._failed, "Could not update the index", e)
+            return
+        self.call_from_thread(self._reindexed, stats, corpus, Chat(self.index_dir))
+
+    def _reindexed(self, stats: IndexStats, corpus: Corpus, chat: Chat) -> None:
+        state = "Index updated" if stats.changed else "The index was already up to date"
+        self._note(
+            f"{state}: {stats.files} files, {stats.passages} passages "
+            f"({stats.embedded} embedded now, {stats.reused} reused, {stats.skipped} skipped) in {stats.seconds:.1f} s."
+        )
+        if self._chat is None:
+            self._became_ready(chat, corpus)
+        else:
+            self._show_corpus(corpus)
+            self._set_status(None)
+
+    # Questions and answers ---------------------------------------------------------------
+
+    @on(Input.Submitted, "#question")
+    def _submitted(self, event: Input.Submitted) -> None:
+        line = event.value
+        event.input.clear()
+        if not line.strip():
+            return
+        self.history.add(line)
+        command = parse_command(line)
+        if command is not None:
+            self._run(command)
+        else:
+            self.ask(line[1:] if line.lstrip().startswith("//") else line)
+
+    def ask(self, question: str) -> None:
+        """Put a question in the transcript and answer it when the model is ready."""
+        turn = _Turn(question, self.k, QuestionMessage(question), PendingMessage(waiting_for_model=not self.ready))
+        self._say(turn.asked, turn.pending)
+        self._waiting.append(turn)
+        self._next_question()
+
+    def _next_question(self) -> None:
+        if self._chat is None or self._answering or not self._waiting:
+            return
+        if self._forget:
+            self._chat.clear()
+            self._forget = False
+        turn = self._waiting.popleft()
+        self._answering = True
+        self._answer(self._chat, turn)
+
+    @work(thread=True, exit_on_error=False, group="answer")
+    def _answer(self, chat: Chat, turn: _Turn) -> None:
+        try:
+            reply = chat.ask(turn.question, turn.k)
+        except Exception as e:  # noqa: BLE001  (shown in the transcript; the app stays up)
+            self.call_from_thread(self._answered, turn, None, e)
+            return
+        self.call_from_thread(self._answered, turn, reply, None)
+
+    def _answered(self, turn: _Turn, reply: Reply | None, error: Exception | None) -> None:
+        self._answering = False
+        if turn.pending.is_attached:  # not cleared away meanwhile
+            if reply is not None:
+                self.replies.append(reply)
+                turn.pending.parent.mount(AnswerMessage(reply), after=turn.pending)  # type: ignore[union-attr]
+                turn.pending.remove()
+                # Show the reply from its question down, as a person reads it.
+                self.call_after_refresh(turn.asked.scroll_visible, top=True, animate=False)
+            else:
+                turn.pending.remove()
+                self._failed("Could not answer", error or RuntimeError("no reply"))
+        self._next_question()
+
+    # Commands ---------------------------------------------------------------------------
+
+    def _run(self, command: Command) -> None:
+        actions: dict[str, Callable[[], None]] = {
+            "clear": self.action_clear,
+            "help": self.action_help,
+            "reindex": self.action_reindex,
+            "copy": self.action_copy_answer,
+            "quit": self.exit,
+            "q": self.exit,
+        }
+        if command.name == "k":
+            self._set_k(command.argument)
+        elif command.name == "export":
+            self.export(command.argument)
+        elif command.name in actions:
+            actions[command.name]()
+        else:
+            self._note(f"Unknown command /{command.name}: /help lists the commands. (Start with // to ask a question that begins with /.)", error=True)
+
+    def _set_k(self, argument: str) -> None:
+        try:
+            self.k = parse_k(argument)
+        except ValueError as e:
+            self._note(str(e), error=True)
+            return
+        self._note(f"Answers now show up to {self.k} passage{'s' * (self.k != 1)}.")
+
+    def export(self, argument: str = "") -> None:
+        """Write the conversation as Markdown to `argument`, or to a new file in the current folder."""
+        if not self.replies:
+            self._note("Nothing to export yet: ask a question first.")
+            return
+        path = Path(argument).expanduser() if argument else default_export_path()
+        try:
+            path.write_text(conversation_markdown(self.replies), encoding="utf-8")
+        except OSError as e:
+            self._note(f"Could not write {path}: {e.strerror or e}", error=True)
+            return
+        self._note(f"Wrote {len(self.replies)} answer{'s' * (len(self.replies) != 1)} to {path.resolve()}.")
+
+    def action_clear(self) -> None:
+        """Start a new conversation: an empty transcript, earlier questions forgotten."""
+        self._forget = True
+        self._waiting.clear()
+        self.replies.clear()
+        transcript = self.query_one("#transcript")
+        transcript.remove_children()
+        transcript.mount(NoteMessage("New conversation: earlier questions are forgotten."))
+        self._next_question()
+
+    def action_help(self) -> None:
+        self._note(help_text())
+
+    def action_copy_answer(self) -> None:
+        if not self.replies:
+            self.notify("No answer to copy yet.", markup=False)
+            return
+        self.copy_to_clipboard(reply_markdown(self.replies[-1]))
+        self.notify("Copied the last answer with its citations.", markup=False)
+
+    def action_switch_focus(self) -> None:
+        """From the input to the transcript (where number keys open citations) and back."""
+        question = self.query_one("#question")
+        (self.query_one("#transcript") if question.has_focus else question).focus()
+
+    def action_open_citation(self, number: int) -> None:
+        """Open citation `number` of the last answer that has citations."""
+        passages = next((r.passages for r in reversed(self.replies) if r.found), [])
+        if 1 <= number <= len(passages):
+            self.open_source(passages[number - 1])
+
+    @on(CitationLink.Chosen)
+    def _citation_chosen(self, event: CitationLink.Chosen) -> None:
+        self.open_source(event.passage)
+
+    def open_source(self, passage: Passage) -> None:
+        """Show `passage` in its whole document."""
+        if self.corpus is None:
+            return
+        self.push_screen(SourceScreen(passage, self.corpus.seeds_dir / passage.source))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("New conversation", "Forget earlier questions and empty the transcript", self.action_clear)
+        yield SystemCommand("Copy answer", "Copy the last answer with its citations", self.action_copy_answer)
+        yield SystemCommand("Export conversation", "Write the conversation as Markdown in the current folder", self.export)
+        yield SystemCommand("Re-index", "Bring the index up to date with the documents", self.action_reindex)
+        yield SystemCommand("Help", "Commands and keys", self.action_help)
+        for k in (1, 3, 5, 10):
+            yield SystemCommand(f"Show {k} passage{'s' * (k != 1)}", f"Answers show up to {k} passages (/k {k})", lambda k=k: self._set_k(str(k)))
+
+
+def run(index_dir: str | Path | None = None, seeds_dir: str | Path | None = None) -> int:
+    """Run the app in this terminal; returns the exit status."""
+    QAApp(index_dir, seeds_dir).run()
+    return 0

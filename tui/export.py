@@ -1,0 +1,40 @@
+"""The conversation as Markdown: each question, its answer and its cited passages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from qa.types import Reply
+
+NOT_FOUND = "That isn't in these documents."
+
+
+def reply_markdown(reply: Reply) -> str:
+    """One turn: the question as a heading, the answer, then the passages quoted with citations."""
+    lines = [f"## {_one_line(reply.question)}", ""]
+    if not reply.found:
+        return "\n".join([*lines, NOT_FOUND, ""])
+    if reply.answer is not None:
+        lines += [f"**{_one_line(reply.answer.text)}** ({reply.answer.citation})", ""]
+    for number, passage in enumerate(reply.passages, 1):
+        lines.append(f"[{number}] `{passage.citation}` (score {passage.score:.2f})")
+        lines.append("")
+        lines += [f"> {line}" if line.strip() else ">" for line in passage.text.splitlines()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def conversation_markdown(replies: Sequence[Reply]) -> str:
+    """The whole conversation, oldest first."""
+    return "\n".join(["# Conversation", "", *(reply_markdown(r) for r in replies)])
+
+
+def default_export_path() -> Path:
+    """qa-conversation-YYYYMMDD-HHMMSS.md in the current folder."""
+    return Path(time.strftime("qa-conversation-%Y%m%d-%H%M%S.md"))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

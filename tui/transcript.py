@@ -1,0 +1,124 @@
+"""The messages of the conversation: questions, answers with cited passages, notes."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Collapsible, Static
+
+from qa.lexical import matched_spans
+from qa.types import Passage, Reply
+from tui.text import emphasised, literal, one_line
+
+NOT_FOUND = "That isn't in these documents."
+NOT_FOUND_HINT = "Nothing in them is close enough to answer it. Try other words, or ask about something they cover."
+NEARBY_TITLE = "Nearest passages (low relevance, not an answer)"
+RELEVANCE_STEPS = 5
+# A fused score of this much or more fills the relevance bar (see README, "Scores").
+FULL_RELEVANCE = 0.8
+
+
+def relevance_bar(score: float) -> str:
+    """A small bar for a fused score in [0, 1], e.g. ●●●○○."""
+    filled = max(0, min(RELEVANCE_STEPS, round(score / FULL_RELEVANCE * RELEVANCE_STEPS)))
+    return "●" * filled + "○" * (RELEVANCE_STEPS - filled)
+
+
+def passage_content(passage: Passage, reply: Reply) -> Content:
+    """A passage's text with the question's words and the answer sentence emphasised."""
+    content = emphasised(passage.text, matched_spans(passage.text, reply.question), "underline")
+    answer = reply.answer
+    if answer is not None and answer.source == passage.source:
+        start, end = max(answer.start, passage.start), min(answer.end, passage.end)
+        if start < end:
+            content = content.stylize("bold $text-accent", start - passage.start, end - passage.start)
+    return content
+
+
+class QuestionMessage(Static):
+    """A question as the person typed it."""
+
+    def __init__(self, question: str) -> None:
+        super().__init__(Content.assemble(("› ", "bold"), literal(question)))
+
+
+class NoteMessage(Static):
+    """A line from the app itself: help, a command's result, an error (class "error")."""
+
+    def __init__(self, text: str | Content, *, error: bool = False) -> None:
+        super().__init__(literal(text) if isinstance(text, str) else text, classes="error" if error else "")
+
+
+class PendingMessage(Static):
+    """Stands in for an answer until it arrives."""
+
+    def __init__(self, waiting_for_model: bool) -> None:
+        super().__init__("Waiting for the model to load…" if waiting_for_model else "Searching…")
+
+
+class CitationLink(Static, can_focus=True):
+    """`[n] file:lines`: click it, or focus it and press enter, to open the source."""
+
+    BINDINGS = [Binding("enter", "choose", "Open source")]
+
+    class Chosen(Message):
+        """A citation was chosen: open its passage in the source panel."""
+
+        def __init__(self, passage: Passage) -> None:
+            super().__init__()
+            self.passage = passage
+
+    def __init__(self, number: int, passage: Passage) -> None:
+        super().__init__(Content.assemble((f"[{number}] ", "bold"), literal(passage.citation)))
+        self.passage = passage
+        self.tooltip = "Open the source"
+
+    def action_choose(self) -> None:
+        self.post_message(self.Chosen(self.passage))
+
+    def on_click(self) -> None:
+        self.action_choose()
+
+
+class PassageView(Vertical):
+    """One cited passage: citation, relevance, text."""
+
+    def __init__(self, number: int, passage: Passage, reply: Reply) -> None:
+        super().__init__()
+        self.number = number
+        self.passage = passage
+        self.reply = reply
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="passage-head"):
+            yield CitationLink(self.number, self.passage)
+            yield Static(f"{relevance_bar(self.passage.score)} {self.passage.score:.2f}", classes="relevance")
+        yield Static(passage_content(self.passage, self.reply), classes="passage-text")
+
+
+class AnswerMessage(Vertical):
+    """A reply: the answer sentence, then the numbered passages; or a plain "not found"."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(classes="found" if reply.found else "not-found")
+        self.reply = reply
+
+    def compose(self) -> ComposeResult:
+        reply = self.reply
+        if not reply.found:
+            yield Static(Content.assemble((NOT_FOUND, "bold"), " ", NOT_FOUND_HINT), classes="answer-sentence")
+            if reply.nearby:
+                with Collapsible(title=NEARBY_TITLE, collapsed=True):
+                    for number, passage in enumerate(reply.nearby, 1):
+                        yield PassageView(number, passage, reply)
+            return
+        if reply.answer is not None:
+            yield Static(
+                Content.assemble(literal(one_line(reply.answer.text)), "  ", literal(reply.answer.citation).stylize("dim")),
+                classes="answer-sentence",
+            )
+        for number, passage in enumerate(reply.passages, 1):
+            yield PassageView(number, passage, reply)
