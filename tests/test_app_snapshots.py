@@ -12,16 +12,23 @@ from tui.source import SourceScreen
 from tui.transcript import AnswerMessage
 
 
+async def _ready(pilot):
+    """Loaded, with the input's cursor steady (a blinking cursor would make shots differ)."""
+    pilot.app.query_one("#question").cursor_blink = False
+    await until(pilot, lambda: pilot.app.ready)
+
+
 def test_main_screen(snap_compare, seed_index, tmp_path):
     async def ready(pilot):
-        await until(pilot, lambda: pilot.app.ready)
+        await _ready(pilot)
+        await pilot.pause()
 
     app = QAApp(seed_index, history_path=tmp_path / "h.jsonl")
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
 async def _answered(pilot):
-    await until(pilot, lambda: pilot.app.ready)
+    await _ready(pilot)
     pilot.app.query_one("#question").value = "Which charity did #isolationgames raise funds for?"
     await pilot.press("enter")
     await until(pilot, lambda: bool(pilot.app.query(AnswerMessage)))
@@ -42,3 +49,9 @@ def test_the_source_panel(snap_compare, seed_index, tmp_path):
 
     app = QAApp(seed_index, history_path=tmp_path / "h.jsonl")
     assert snap_compare(app, terminal_size=SIZE, run_before=opened)
+
+
+def test_an_answer_in_the_light_theme_at_80x24(snap_compare, seed_index, tmp_path):
+    app = QAApp(seed_index, history_path=tmp_path / "h.jsonl")
+    app.theme = "textual-light"
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_answered)
