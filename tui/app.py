@@ -259,7 +259,6 @@ class QAApp(App[None]):
     @on(Input.Submitted, "#question")
     def _submitted(self, event: Input.Submitted) -> None:
         line = event.value
-        event.input.clear()
         if not line.strip():
             return
         self.history.add(line)

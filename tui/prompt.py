@@ -22,6 +22,12 @@ class QuestionInput(Input):
         super().__init__(placeholder=PLACEHOLDER, **kwargs)  # type: ignore[arg-type]
         self.history = history
 
+    async def action_submit(self) -> None:
+        """Hand over the line and empty the input at once, so typing on is never lost."""
+        value = self.value
+        self.value = ""
+        self.post_message(self.Submitted(self, value))
+
     def action_older(self) -> None:
         entry = self.history.older()
         if entry is not None:
