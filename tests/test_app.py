@@ -277,3 +277,27 @@ async def test_markup_and_control_characters_are_shown_literally(markup_index, t
         await pilot.press("escape")
         await ask(pilot, "\x1b]0;title\x07 [/] \\ ?")  # nothing to find; nothing breaks
         assert app.is_running
+
+
+@in_loop
+async def test_quitting_during_a_reindex_leaves_the_old_index_in_service(tmp_path):
+    from qa import build_index
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / LETTER, seeds / LETTER)
+    index = tmp_path / "index"
+    build_index(seeds, index)
+    served = (index / "CURRENT").read_text(encoding="utf-8")
+    app = QAApp(index, history_path=tmp_path / "h.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        letter = (SEEDS / LETTER).read_text(encoding="utf-8")
+        for number in range(20):  # enough new text (every paragraph changed) that embedding it takes seconds
+            (seeds / f"copy-{number}.txt").write_text(letter.replace("\n", f" (copy {number})\n"), encoding="utf-8")
+        app.query_one("#question").value = "/reindex"
+        await pilot.press("enter")
+        await until(pilot, lambda: "passages embedded" in plain(app.query_one("#status-text")))
+        app.exit()
+    assert (index / "CURRENT").read_text(encoding="utf-8") == served
+    assert [p.name for p in index.iterdir() if p.is_dir()] == [served.strip()]
