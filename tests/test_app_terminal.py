@@ -82,8 +82,10 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_the_app_starts_builds_its_index_answers_and_quits(workspace, module):
     term = Terminal(["-m", module, "--seeds", "seeds", "--index", "index"], environment(workspace), workspace)
     term.wait_for("Ask a question about your documents")
-    term.wait_for("1 document")  # the header, once the index is built and loaded
+    # Asked at once, while the model still loads (seconds): answered as soon as it is ready.
     term.type("Which charity did #isolationgames raise funds for?\r")
+    term.wait_for("Waiting for the model to load")
+    term.wait_for("1 document")  # the header, once the index is built and loaded
     term.wait_for("Red Cross")
     term.type("\x11")  # ctrl+q
     assert term.exit_status() == 0
