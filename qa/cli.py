@@ -7,12 +7,9 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 
 from qa.errors import QAError
-from qa.types import Passage, Reply
-
-NOT_FOUND = "That isn't in these documents."
+from qa.types import NOT_FOUND, Passage, Reply
 
 
 def _common(parser: argparse.ArgumentParser, default: object = None) -> None:

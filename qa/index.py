@@ -27,7 +27,7 @@ from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
 from qa.documents import UnreadableDocument, find_documents, load_document, read_bytes
 from qa.errors import IndexCorruptError, SeedsError
 from qa.lexical import LexicalIndex
-from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, read_manifest
+from qa.manifest import FileRecord, Manifest, read_manifest
 from qa.model import ModelInfo, get_embedder, resolve_model_info
 from qa.notices import notice, warn
 from qa.types import IndexStats

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+NOT_FOUND = "That isn't in these documents."
+"""What every front-end says when a question is not answered by the documents."""
+
 
 def _citation(source: str, line_start: int, line_end: int) -> str:
     lines = str(line_start) if line_start == line_end else f"{line_start}-{line_end}"

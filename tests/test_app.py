@@ -17,7 +17,8 @@ from tests.conftest import LETTER, SEEDS
 from tui.app import QAApp
 from tui.source import SourceScreen
 from tui.text import visible
-from tui.transcript import NOT_FOUND, AnswerMessage, CitationLink, NoteMessage, QuestionMessage
+from qa.types import NOT_FOUND
+from tui.transcript import AnswerMessage, CitationLink, QuestionMessage
 
 SIZE = (100, 30)
 

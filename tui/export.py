@@ -6,9 +6,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from qa.types import Reply
-
-NOT_FOUND = "That isn't in these documents."
+from qa.types import NOT_FOUND, Reply
 
 
 def reply_markdown(reply: Reply) -> str:

@@ -10,10 +10,9 @@ from textual.message import Message
 from textual.widgets import Collapsible, Static
 
 from qa.lexical import matched_spans
-from qa.types import Passage, Reply
+from qa.types import NOT_FOUND, Passage, Reply
 from tui.text import emphasised, literal, one_line
 
-NOT_FOUND = "That isn't in these documents."
 NOT_FOUND_HINT = "Nothing in them is close enough to answer it. Try other words, or ask about something they cover."
 NEARBY_TITLE = "Nearest passages (low relevance, not an answer)"
 RELEVANCE_STEPS = 5
