@@ -69,6 +69,18 @@ async def ask(pilot, question: str) -> AnswerMessage | None:
     return answers.last() if answers else None
 
 
+def letter_index(tmp_path: Path) -> tuple[Path, Path]:
+    """A seeds folder with the letter and its index, both this test's own to change."""
+    from qa import build_index
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / LETTER, seeds / LETTER)
+    index = tmp_path / "index"
+    build_index(seeds, index)
+    return seeds, index
+
+
 @pytest.fixture
 def app(seed_index: Path, tmp_path: Path) -> QAApp:
     return QAApp(seed_index, history_path=tmp_path / "history.jsonl")
@@ -196,13 +208,7 @@ async def test_input_history_survives_a_restart(seed_index, tmp_path):
 
 @in_loop
 async def test_a_damaged_index_is_a_message_and_reindex_mends_it(tmp_path):
-    from qa import build_index
-
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    shutil.copy(SEEDS / LETTER, seeds / LETTER)
-    index = tmp_path / "index"
-    build_index(seeds, index)
+    seeds, index = letter_index(tmp_path)
     vectors = next(index.glob("gen-*/vectors.faiss"))
     vectors.write_bytes(vectors.read_bytes()[:100])
     app = QAApp(index, history_path=tmp_path / "h.jsonl")
@@ -219,13 +225,7 @@ async def test_a_damaged_index_is_a_message_and_reindex_mends_it(tmp_path):
 
 @in_loop
 async def test_reindex_picks_up_a_new_document(tmp_path):
-    from qa import build_index
-
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    shutil.copy(SEEDS / LETTER, seeds / LETTER)
-    index = tmp_path / "index"
-    build_index(seeds, index)
+    seeds, index = letter_index(tmp_path)
     app = QAApp(index, history_path=tmp_path / "h.jsonl")
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.ready)
@@ -282,13 +282,7 @@ async def test_markup_and_control_characters_are_shown_literally(markup_index, t
 
 @in_loop
 async def test_quitting_during_a_reindex_leaves_the_old_index_in_service(tmp_path):
-    from qa import build_index
-
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    shutil.copy(SEEDS / LETTER, seeds / LETTER)
-    index = tmp_path / "index"
-    build_index(seeds, index)
+    seeds, index = letter_index(tmp_path)
     served = (index / "CURRENT").read_text(encoding="utf-8")
     app = QAApp(index, history_path=tmp_path / "h.jsonl")
     async with app.run_test(size=SIZE) as pilot:
