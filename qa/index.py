@@ -2,7 +2,8 @@
 
 An index folder holds a pointer file `CURRENT` naming the live generation, a folder
 `gen-*` holding the manifest, `passages.jsonl` (line i describes vector i), the FAISS
-vectors and the BM25 files. A build writes a new generation beside the live one and
+vectors, the vectors of the passages' sentences (`sentences.npy`, in passage order) and
+the BM25 files. A build writes a new generation beside the live one and
 then replaces `CURRENT` atomically, so an interrupted build leaves the previous index
 in service. Builds take a lock; readers never need one.
 """
@@ -18,16 +19,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.chunking import UNWRAPPED_LINE, split_passages
+from qa.chunking import UNWRAPPED_LINE, sentence_spans, split_passages
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
 from qa.documents import UnreadableDocument, find_documents, load_document, read_bytes
 from qa.errors import IndexCorruptError, SeedsError
 from qa.lexical import LexicalIndex
-from qa.manifest import FileRecord, Manifest, read_manifest
+from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, read_manifest
 from qa.model import ModelInfo, get_embedder, resolve_model_info
 from qa.notices import notice, warn
 from qa.types import IndexStats
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 CURRENT = "CURRENT"
 PASSAGES = "passages.jsonl"
 VECTORS = "vectors.faiss"
+SENTENCES = "sentences.npy"
 LEXICAL = "bm25"
 LOCK = ".lock"
 CHUNKER_VERSION = 1
@@ -56,17 +58,24 @@ class PassageRecord:
     line_end: int
     text: str
     page: int | None = None
+    sentences: int = 0  # rows of sentences.npy that belong to this passage
 
 
 @dataclass
 class OpenIndex:
-    """A loaded generation: manifest, passages, vectors and the lexical index."""
+    """A loaded generation: manifest, passages, vectors and the lexical index.
+
+    `sentences` holds the vectors of the passages' sentences, memory-mapped: passage i
+    owns rows `sentence_start[i]` to `sentence_start[i] + passages[i].sentences`.
+    """
 
     folder: Path
     manifest: Manifest
     passages: list[PassageRecord]
     vectors: faiss.Index
     lexical: LexicalIndex
+    sentences: np.ndarray
+    sentence_start: np.ndarray
 
 
 # ---------------------------------------------------------------- reading
@@ -97,10 +106,15 @@ def read_passages(folder: Path, expected: int) -> list[PassageRecord]:
                     record = PassageRecord(
                         str(d["source"]), int(d["start"]), int(d["end"]), int(d["line_start"]),
                         int(d["line_end"]), str(d["text"]), None if d.get("page") is None else int(d["page"]),
+                        int(d.get("sentences", 0)),
                     )
                 except (ValueError, KeyError, TypeError) as e:
                     raise IndexCorruptError(path, f"line {number} is not a valid passage ({e})") from None
-                if record.end - record.start != len(record.text) or record.line_start > record.line_end:
+                if (
+                    record.end - record.start != len(record.text)
+                    or record.line_start > record.line_end
+                    or record.sentences < 0
+                ):
                     raise IndexCorruptError(path, f"line {number} has offsets that do not fit its text")
                 records.append(record)
     except FileNotFoundError:
@@ -137,7 +151,32 @@ def open_index(index_dir: Path) -> OpenIndex:
         raise IndexCorruptError(folder / LEXICAL, f"the BM25 files are damaged ({type(e).__name__})") from None
     if lexical.size != manifest.passages:
         raise IndexCorruptError(folder / LEXICAL, f"it indexes {lexical.size} passages, the manifest says {manifest.passages}")
-    return OpenIndex(folder, manifest, passages, vectors, lexical)
+    sentences, sentence_start = _read_sentences(folder, manifest, passages)
+    return OpenIndex(folder, manifest, passages, vectors, lexical, sentences, sentence_start)
+
+
+def _read_sentences(folder: Path, manifest: Manifest, passages: list[PassageRecord]) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence vectors (memory-mapped, never unpickled) and where each passage's begin."""
+    import numpy as np
+
+    path = folder / SENTENCES
+    counts = np.fromiter((r.sentences for r in passages), dtype=np.int64, count=len(passages))
+    if manifest.format_version < 2:  # written before sentence vectors: passages only
+        return np.zeros((0, manifest.dim), np.float32), np.zeros(len(passages), np.int64)
+    try:
+        sentences = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise IndexCorruptError(path, "the sentence vectors file is missing") from None
+    except (OSError, ValueError) as e:
+        raise IndexCorruptError(path, f"the sentence vectors file is damaged ({e})") from None
+    if int(counts.sum()) != manifest.sentences:
+        raise IndexCorruptError(folder / PASSAGES, f"its sentence counts add up to {counts.sum()}, the manifest says {manifest.sentences}")
+    expected = (manifest.sentences, manifest.dim)
+    if sentences.dtype != np.float32 or sentences.shape != expected:
+        raise IndexCorruptError(
+            path, f"it holds {sentences.dtype} vectors of shape {sentences.shape}, the passages call for {expected}"
+        )
+    return sentences, np.cumsum(counts) - counts
 
 
 def _read_vectors(path: Path) -> faiss.Index:
@@ -174,6 +213,8 @@ def stale_reasons(manifest: Manifest, seeds_dir: Path, model: ModelInfo) -> list
         reasons.append("passage settings changed")
     if Path(manifest.seeds_dir) != seeds_dir:
         reasons.append(f"it was built from {manifest.seeds_dir}")
+    if manifest.format_version < FORMAT_VERSION:
+        reasons.append("it was built by an older qa")
     if reasons:
         return reasons
     with _quiet_warnings():
@@ -253,7 +294,8 @@ def build_index(
         index_dir: where the index lives; default $QA_INDEX, else ./index.
         model: a local sentence-transformers folder; default $QA_MODEL, else the bundled
             all-MiniLM-L6-v2.
-        progress: True draws a bar on stderr; a callable gets (done, total) passages embedded.
+        progress: True draws a bar on stderr; a callable gets (done, total) texts embedded
+            (passages and their sentences).
         rebuild: embed everything again, reusing nothing.
 
     Returns:
@@ -364,6 +406,7 @@ def _build(
         reusable and old is not None and previous is not None
         and {k: v.sha256 for k, v in file_records.items()} == {k: v.sha256 for k, v in old.files.items()}
         and Path(old.seeds_dir) == seeds_path
+        and old.format_version == FORMAT_VERSION
     )
     if unchanged and previous is not None and old is not None:
         if file_records != old.files:  # only timestamps moved: remember them, so no re-hash next time
@@ -372,7 +415,9 @@ def _build(
 
     if embedder is None:
         embedder = get_embedder(info)
-    vectors, embedded = _vectors_for(records, embedder, previous if reusable else None, on_progress)
+    sentence_lists = [sentence_texts(r) for r in records]
+    records = [replace(r, sentences=len(texts)) for r, texts in zip(records, sentence_lists)]
+    vectors, sentences, embedded = _vectors_for(records, sentence_lists, embedder, previous if reusable else None, on_progress)
     manifest = Manifest(
         seeds_dir=str(seeds_path),
         model_name=info.name,
@@ -383,42 +428,62 @@ def _build(
         passages=len(records),
         index_type="flat",
         files=file_records,
+        sentences=len(sentences),
     )
-    _write_generation(index_path, manifest, records, vectors)
+    _write_generation(index_path, manifest, records, vectors, sentences)
     return IndexStats(
         len(file_records), len(records), embedded, len(records) - embedded, skipped, time.perf_counter() - began, True
     )
 
 
 def _replace_files(manifest: Manifest, files: dict[str, FileRecord]) -> Manifest:
-    from dataclasses import replace
-
     return replace(manifest, files=files)
 
 
 def _vectors_for(
-    records: list[PassageRecord], embedder: Any, previous: OpenIndex | None, on_progress: Progress | None
-) -> tuple[np.ndarray, int]:
-    """Vectors for every record: reused where the same text was embedded before, each new text once."""
+    records: list[PassageRecord],
+    sentence_lists: list[list[str]],
+    embedder: Any,
+    previous: OpenIndex | None,
+    on_progress: Progress | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Passage and sentence vectors, reused where the same text was embedded before.
+
+    Every text not embedded before is embedded once, passages and sentences in one pass.
+    Returns (passage vectors, sentence vectors, passages embedded now).
+    """
     import numpy as np
 
-    known: dict[str, int] = {}
+    known: dict[str, tuple[int, int]] = {}  # text -> (0 passage | 1 sentence, row)
     if previous is not None:
         for row, record in enumerate(previous.passages):
-            known.setdefault(embedding_text(record), row)
-    texts = [embedding_text(r) for r in records]
-    missing = list(dict.fromkeys(t for t in texts if t not in known))
+            known.setdefault(embedding_text(record), (0, row))
+        for record, start in zip(previous.passages, previous.sentence_start.tolist()):
+            if record.sentences:
+                for offset, text in enumerate(sentence_texts(record)[: record.sentences]):
+                    known.setdefault(text, (1, start + offset))
+    passage_texts = [embedding_text(r) for r in records]
+    all_sentences = [t for texts in sentence_lists for t in texts]
+    missing = list(dict.fromkeys(t for t in passage_texts + all_sentences if t not in known))
     fresh = embedder.encode(missing, on_progress=on_progress) if missing else np.zeros((0, embedder.dim), np.float32)
     fresh_row = {text: i for i, text in enumerate(missing)}
-    out = np.empty((len(records), embedder.dim), dtype=np.float32)
-    old_rows = [(i, known[t]) for i, t in enumerate(texts) if t in known]
-    if old_rows and previous is not None:
-        old_vectors = previous.vectors.reconstruct_n(0, previous.vectors.ntotal)
-        out[[i for i, _ in old_rows]] = old_vectors[[j for _, j in old_rows]]
-    for i, t in enumerate(texts):
-        if t in fresh_row:
-            out[i] = fresh[fresh_row[t]]
-    return out, len(missing)
+    old = (
+        previous.vectors.reconstruct_n(0, previous.vectors.ntotal) if previous is not None and known else None,
+        previous.sentences if previous is not None else None,
+    )
+
+    def vectors(texts: list[str]) -> np.ndarray:
+        out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            if text in fresh_row:
+                out[i] = fresh[fresh_row[text]]
+            else:
+                kind, row = known[text]
+                out[i] = old[kind][row]  # type: ignore[index]
+        return out
+
+    embedded = len({t for t in passage_texts if t in fresh_row})
+    return vectors(passage_texts), vectors(all_sentences), embedded
 
 
 def document_title(source: str) -> str:
@@ -436,6 +501,20 @@ def embedding_text(record: PassageRecord) -> str:
     return f"{document_title(record.source)}: {record.text}"
 
 
+def sentence_texts(record: PassageRecord) -> list[str]:
+    """What the model embeds for each sentence of a passage of two or more sentences.
+
+    A question usually asks about one sentence, which a passage-wide vector blurs; search
+    scores a passage by its own vector and by its best sentence (see qa.search). A passage
+    of one sentence needs no second vector.
+    """
+    spans = sentence_spans(record.text)
+    if len(spans) < 2:
+        return []
+    title = document_title(record.source)
+    return [f"{title}: {record.text[s:e]}" for s, e in spans]
+
+
 def make_vector_index(vectors: np.ndarray) -> faiss.Index:
     """Exact inner-product search over L2-normalised vectors (cosine similarity)."""
     faiss = import_faiss()
@@ -444,7 +523,11 @@ def make_vector_index(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
-def _write_generation(index_path: Path, manifest: Manifest, records: list[PassageRecord], vectors: np.ndarray) -> None:
+def _write_generation(
+    index_path: Path, manifest: Manifest, records: list[PassageRecord], vectors: np.ndarray, sentences: np.ndarray
+) -> None:
+    import numpy as np
+
     faiss = import_faiss()
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=index_path))
     try:
@@ -452,6 +535,7 @@ def _write_generation(index_path: Path, manifest: Manifest, records: list[Passag
             for r in records:
                 f.write(json.dumps(vars(r), ensure_ascii=False) + "\n")
         faiss.write_index(make_vector_index(vectors), str(staging / VECTORS))
+        np.save(staging / SENTENCES, sentences, allow_pickle=False)
         LexicalIndex.build([r.text for r in records]).save(staging / LEXICAL)
         (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
         _fsync_tree(staging)

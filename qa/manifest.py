@@ -9,7 +9,9 @@ from typing import Any
 
 from qa.errors import IndexCorruptError
 
-FORMAT_VERSION = 1
+# 2: sentence vectors beside the passage vectors (sentences.npy). A format-1 index is
+# still read, and brought up to date on first use by embedding only its sentences.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -36,6 +38,7 @@ class Manifest:
     passages: int
     index_type: str
     files: dict[str, FileRecord] = field(default_factory=dict)
+    sentences: int = 0  # sentence vectors, in sentences.npy
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
@@ -47,6 +50,7 @@ class Manifest:
             "dim": self.dim,
             "chunking": self.chunking,
             "passages": self.passages,
+            "sentences": self.sentences,
             "index_type": self.index_type,
             "files": {k: vars(v) for k, v in sorted(self.files.items())},
         }
@@ -87,6 +91,7 @@ def read_manifest(folder: Path) -> Manifest:
             passages=int(data["passages"]),
             index_type=str(data["index_type"]),
             files=files,
+            sentences=int(data.get("sentences", 0)),
             format_version=int(version),  # type: ignore[arg-type]
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:

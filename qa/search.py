@@ -1,10 +1,15 @@
 """Retrieval: dense and lexical scores fused, follow-ups resolved, irrelevant questions refused.
 
-The score of a passage is `DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * lexical`, where
-the lexical score is BM25 normalised by the best score the question could reach in this
-corpus (see qa.lexical). Both parts lie in [0, 1] for relevant text, so the fused score
-does too, and one calibrated threshold (`MIN_SCORE`) tells an answerable question from
-one the documents do not cover. The calibration is in the README, "Scores".
+The score of a passage is `DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical`. The dense
+part is `PASSAGE_WEIGHT * cosine(passage) + (1 - PASSAGE_WEIGHT) * cosine(best sentence)`:
+a question usually asks about one sentence, which the passage's own vector blurs. The
+lexical part is BM25 normalised by the best score the question could reach in this corpus
+(see qa.lexical). All parts lie in [0, 1] for relevant text, so the score does too.
+
+Whether a question is answered at all is decided on the passage-level score (the same sum
+with the passage's own cosine only) against one calibrated threshold, `MIN_SCORE`: the
+best sentence of some passage resembles almost any question, so it ranks but does not
+vouch. The calibration is in the README, "Scores".
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from qa.notices import notice, warn
 from qa.types import Passage
 
 DENSE_WEIGHT = 0.6
+PASSAGE_WEIGHT = 0.6
 # A question is answered when its best passage scores at least MIN_SCORE, or, for a
 # paraphrase that shares no word with the text, when its best cosine similarity reaches
 # MIN_SCORE * DENSE_BAR. Calibrated in the README, "Scores".
@@ -48,14 +54,19 @@ MAX_QUESTION_CHARS = 4000
 
 @dataclass(frozen=True)
 class Scores:
-    """Scores of the candidate passages for one query text, by passage row."""
+    """Scores of the candidate passages for one query text, by passage row.
+
+    `fused` ranks; `strength` (the score with the passage's own cosine) and `cosine` (the
+    passage's own cosine) decide whether anything is relevant.
+    """
 
     fused: dict[int, float]
+    strength: dict[int, float]
     cosine: dict[int, float]
 
     def relevant(self, bar: float) -> bool:
         """Whether the best passage clears the bar (see `MIN_SCORE`)."""
-        return max(self.fused.values(), default=0.0) >= bar or max(self.cosine.values(), default=0.0) >= bar * DENSE_BAR
+        return max(self.strength.values(), default=0.0) >= bar or max(self.cosine.values(), default=0.0) >= bar * DENSE_BAR
 
 
 @dataclass
@@ -80,8 +91,25 @@ class Engine:
         lexical_ids = np.argpartition(-lexical, depth - 1)[:depth] if depth < total else np.arange(total)
         ids = np.unique(np.concatenate([dense_ids[0][dense_ids[0] >= 0], lexical_ids[lexical[lexical_ids] > 0]]))
         cosine = np.clip(self.index.vectors.reconstruct_batch(ids) @ vector, 0.0, 1.0)
-        fused = dense_weight * cosine + (1.0 - dense_weight) * lexical[ids]
-        return Scores(dict(zip(ids.tolist(), fused.tolist())), dict(zip(ids.tolist(), cosine.tolist())))
+        dense = PASSAGE_WEIGHT * cosine + (1.0 - PASSAGE_WEIGHT) * self._best_sentence(ids, vector, cosine)
+        fused = dense_weight * dense + (1.0 - dense_weight) * lexical[ids]
+        strength = dense_weight * cosine + (1.0 - dense_weight) * lexical[ids]
+        rows = ids.tolist()
+        return Scores(dict(zip(rows, fused.tolist())), dict(zip(rows, strength.tolist())), dict(zip(rows, cosine.tolist())))
+
+    def _best_sentence(self, ids: np.ndarray, vector: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+        """Per candidate, the cosine of its closest sentence (its own cosine if it has none)."""
+        counts = np.fromiter((self.index.passages[i].sentences for i in ids.tolist()), np.int64, len(ids))
+        best = cosine.copy()
+        has = counts > 0
+        if not has.any():
+            return best
+        lengths = counts[has]
+        firsts = np.cumsum(lengths) - lengths
+        rows = np.repeat(self.index.sentence_start[ids[has]] - firsts, lengths) + np.arange(int(lengths.sum()))
+        similarity = np.asarray(self.index.sentences[rows], dtype=np.float32) @ vector
+        best[has] = np.clip(np.maximum.reduceat(similarity, firsts), 0.0, 1.0)
+        return best
 
     def passage(self, row: int, score: float) -> Passage:
         """The Passage for a row of the index."""
@@ -217,7 +245,7 @@ def rank(
         for row in own.fused.keys() | joined.fused.keys()
     }
     best = _top(engine, combined, k)
-    relevant = own.relevant(bar) or (refers_back(question) and max(joined.fused.values(), default=0.0) >= bar)
+    relevant = own.relevant(bar) or (refers_back(question) and max(joined.strength.values(), default=0.0) >= bar)
     return (best, []) if relevant else ([], best)
 
 

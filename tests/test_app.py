@@ -292,7 +292,7 @@ async def test_quitting_during_a_reindex_leaves_the_old_index_in_service(tmp_pat
             (seeds / f"copy-{number}.txt").write_text(letter.replace("\n", f" (copy {number})\n"), encoding="utf-8")
         app.query_one("#question").value = "/reindex"
         await pilot.press("enter")
-        await until(pilot, lambda: "passages embedded" in plain(app.query_one("#status-text")))
+        await until(pilot, lambda: "texts embedded" in plain(app.query_one("#status-text")))
         app.exit()
     assert (index / "CURRENT").read_text(encoding="utf-8") == served
     assert [p.name for p in index.iterdir() if p.is_dir()] == [served.strip()]

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa import build_index, retrieve
 from qa.errors import IndexCorruptError, ModelError, SeedsError
-from qa.index import CURRENT, current_generation, open_index
+from qa.index import CURRENT, current_generation, open_index, sentence_texts
 from tests.conftest import LETTER, REPO, SEEDS
 
 PARAGRAPHS = [
     "Bees communicate the location of flowers through a waggle dance performed inside the hive.",
     "The lighthouse keeper trimmed the wick every evening before the storm season began.",
-    "Sourdough bread rises because wild yeast and lactic acid bacteria ferment the dough.",
+    "Sourdough bread rises because wild yeast and lactic acid bacteria ferment the dough. "
+    "A starter is fed with flour and water every day.",
     "Glaciers carve U-shaped valleys as they grind slowly downhill over thousands of years.",
 ]
 
@@ -64,6 +67,55 @@ def test_reindex_embeds_only_new_and_changed_text_and_drops_deleted_files(corpus
     assert (stats.files, stats.passages, stats.embedded) == (2, 3, 0)
     assert {p.source for p in open_index(index).passages} == {"bees.txt", "glaciers.txt"}
     assert retrieve("How do glaciers shape valleys?", k=1, index_dir=index)[0].source == "glaciers.txt"
+
+
+def stored_sentences_match_their_text(index: Path, embedder) -> None:
+    """Every stored sentence vector is the vector of the sentence its passage says it owns."""
+    opened = open_index(index)
+    texts = [t for record in opened.passages for t in sentence_texts(record)]
+    assert len(texts) == len(opened.sentences) == sum(r.sentences for r in opened.passages)
+    assert np.allclose(opened.sentences, embedder.encode(texts), atol=1e-5)
+
+
+def test_sentences_are_embedded_once_and_reused_with_their_passage(corpus, embedder):
+    seeds, index = corpus
+    embedded: list[int] = []
+    build_index(seeds, index, progress=lambda done, total: embedded.append(total))
+    # 4 passages, and the two sentences of the one passage that has more than one.
+    assert embedded[-1] == 6 and open_index(index).manifest.sentences == 2
+    stored_sentences_match_their_text(index, embedder)
+
+    embedded.clear()
+    write(seeds, "bees.txt", "The hive hums at dusk. Foragers return with pollen.", PARAGRAPHS[1])
+    write(seeds, "glaciers.txt", PARAGRAPHS[3])
+    build_index(seeds, index, progress=lambda done, total: embedded.append(total))
+    assert embedded[-1] == 1 + 2 + 1  # the changed paragraph, its two sentences, the new file
+    stored_sentences_match_their_text(index, embedder)
+
+
+def test_an_index_of_the_older_format_gains_sentences_without_re_embedding_passages(corpus, embedder, capsys):
+    seeds, index = corpus
+    build_index(seeds, index)
+    # Turn the generation into what format 1 wrote: no sentence vectors, no counts.
+    generation = current_generation(index)
+    (generation / "sentences.npy").unlink()
+    manifest = json.loads((generation / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    del manifest["sentences"]
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+    lines = [json.loads(line) for line in (generation / "passages.jsonl").read_text().splitlines()]
+    (generation / "passages.jsonl").write_text("".join(json.dumps({k: v for k, v in d.items() if k != "sentences"}) + "\n" for d in lines))
+    assert open_index(index).manifest.sentences == 0  # still readable as it is
+    from qa.search import _engines, get_engine
+
+    _engines.clear()
+    embedded: list[int] = []
+    get_engine(index, progress=lambda done, total: embedded.append(total))
+    assert "older qa" in capsys.readouterr().err
+    assert embedded[-1] == 2  # the two sentences; every passage vector was reused
+    assert open_index(index).manifest.format_version == 2
+    stored_sentences_match_their_text(index, embedder)
+    assert retrieve("How is a sourdough starter looked after?", k=1, index_dir=index)[0].source == "notes/bread.md"
 
 
 def test_touching_a_file_without_changing_it_embeds_nothing(corpus):
@@ -131,10 +183,11 @@ def test_an_index_of_another_model_is_rebuilt(corpus, capsys):
         (lambda g: (g / "vectors.faiss").write_bytes((g / "vectors.faiss").read_bytes()[:100]), "vectors"),
         (lambda g: (g / "manifest.json").write_text("{not json"), "manifest"),
         (lambda g: (g / "passages.jsonl").write_text('{"source": 1}\n'), "passage"),
+        (lambda g: (g / "sentences.npy").write_bytes((g / "sentences.npy").read_bytes()[:200]), "sentence vectors"),
         (lambda g: (g / "manifest.json").write_text(
-            (g / "manifest.json").read_text().replace('"format_version": 1', '"format_version": 99')), "newer qa"),
+            re.sub(r'"format_version": \d+', '"format_version": 99', (g / "manifest.json").read_text())), "newer qa"),
     ],
-    ids=["truncated-faiss", "bad-manifest", "bad-passages", "newer-format"],
+    ids=["truncated-faiss", "bad-manifest", "bad-passages", "truncated-sentences", "newer-format"],
 )
 def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus, damage, message):
     seeds, index = corpus

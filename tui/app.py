@@ -177,7 +177,7 @@ class QAApp(App[None]):
         def report(done: int, total: int) -> None:
             if worker.is_cancelled:
                 raise BuildCancelled()
-            self.call_from_thread(self._set_status, f"{label}: {done}/{total} passages embedded", done, total)
+            self.call_from_thread(self._set_status, f"{label}: {done}/{total} texts embedded", done, total)
 
         return report
 
