@@ -44,6 +44,11 @@ SENTENCES = "sentences.npy"
 LEXICAL = "bm25"
 LOCK = ".lock"
 CHUNKER_VERSION = 1
+# Exact search costs about 0.15 ms per thousand passages here (2 cores): beyond 50k it
+# nears half the time of encoding the question, and a graph index takes over. Measured by
+# `python -m bench` (README, "Beyond one machine"), with recall@10 against exact search.
+APPROXIMATE_ABOVE = 50_000
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 64
 Progress = Callable[[int, int], None]
 
 
@@ -426,7 +431,7 @@ def _build(
         dim=embedder.dim,
         chunking=chunk_settings(embedder.max_tokens),
         passages=len(records),
-        index_type="flat",
+        index_type=index_type_for(len(records)),
         files=file_records,
         sentences=len(sentences),
     )
@@ -515,10 +520,25 @@ def sentence_texts(record: PassageRecord) -> list[str]:
     return [f"{title}: {record.text[s:e]}" for s, e in spans]
 
 
-def make_vector_index(vectors: np.ndarray) -> faiss.Index:
-    """Exact inner-product search over L2-normalised vectors (cosine similarity)."""
+def index_type_for(passages: int) -> str:
+    """"flat" (exact search) up to APPROXIMATE_ABOVE passages, "hnsw" (approximate) above."""
+    return "hnsw" if passages > APPROXIMATE_ABOVE else "flat"
+
+
+def make_vector_index(vectors: np.ndarray, kind: str | None = None) -> faiss.Index:
+    """Inner-product search over L2-normalised vectors (cosine similarity).
+
+    `kind` is "flat" (exact) or "hnsw" (a graph: approximate, recall@10 measured by
+    `python -m bench`); by default it follows the corpus size (index_type_for).
+    """
     faiss = import_faiss()
-    index = faiss.IndexFlatIP(vectors.shape[1])
+    kind = kind or index_type_for(len(vectors))
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     return index
 

@@ -265,3 +265,16 @@ def test_the_bundled_model_is_extracted_and_verified_on_first_use(tmp_path, monk
     assert folder.is_relative_to(tmp_path) and (folder / "model.safetensors").is_file()
     assert "extracting" in capsys.readouterr().err
     assert bundled_model_dir() == folder
+
+
+def test_above_the_threshold_the_index_is_approximate_and_still_finds_and_reuses(corpus, monkeypatch):
+    import qa.index
+
+    seeds, index = corpus
+    monkeypatch.setattr(qa.index, "APPROXIMATE_ABOVE", 3)  # the corpus has 4 passages
+    build_index(seeds, index)
+    opened = open_index(index)
+    assert opened.manifest.index_type == "hnsw" and type(opened.vectors).__name__ == "IndexHNSWFlat"
+    assert retrieve("How do bees share where flowers are?", k=1, index_dir=index)[0].source == "bees.txt"
+    write(seeds, "glaciers.txt", PARAGRAPHS[3])
+    assert build_index(seeds, index).embedded == 1  # the graph's vectors are read back for reuse
