@@ -159,8 +159,13 @@ def pick_device() -> str:
     """$QA_DEVICE if set, else CUDA, else Apple's MPS, else the CPU."""
     import torch
 
-    if os.environ.get(DEVICE_ENV):
-        return os.environ[DEVICE_ENV]
+    chosen = os.environ.get(DEVICE_ENV, "").strip()
+    if chosen:
+        try:
+            torch.device(chosen)
+        except RuntimeError:
+            raise ModelError(f"{DEVICE_ENV}={chosen!r} is not a device torch knows: use cpu, cuda, cuda:1, mps ...") from None
+        return chosen
     if torch.cuda.is_available():
         return "cuda"
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

@@ -49,6 +49,7 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, seed_index):
     shutil.copytree(seed_index, broken)
     generation = (broken / "CURRENT").read_text().strip()
     (broken / generation / "passages.jsonl").write_text("not json\n")
+    cases.append(run_qa("ask", "Who signed the letter?", "--index", str(seed_index), env={"QA_DEVICE": "abacus"}))
     cases.append(run_qa("ask", "Who signed the letter?", "--index", str(broken)))
     for result in cases:
         assert result.returncode != 0
@@ -56,6 +57,7 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, seed_index):
         errors = [line for line in result.stderr.splitlines() if line.startswith("qa: error:")]
         assert len(errors) == 1, result.stderr
     assert "rebuild" in cases[-1].stderr and "passages.jsonl" in cases[-1].stderr
+    assert "QA_DEVICE='abacus'" in cases[-2].stderr
 
 
 def test_eval_prints_figures_per_kind_and_overall(tmp_path, seed_index):
