@@ -1,0 +1,293 @@
+"""`python -m bench [--quick] [--json PATH] [--no-peer]`: quality, speed, memory and growth in one run.
+
+Prints a table and writes the same figures as JSON. The stdlib corpora and their indexes
+are cached (see bench.corpus.cache_dir): the first full run embeds the whole stdlib's
+docstrings once; later runs embed nothing for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import quality
+from bench.corpus import cache_dir, prepare
+from bench.measure import run_python, summary_ms
+from bench.questions import query_texts, question_sets
+
+FULL_SIZES: dict[str, int | None] = {"1k": 1_000, "10k": 10_000, "all": None}
+QUICK_SIZES: dict[str, int | None] = {"1k": 1_000}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the 1k corpus and the cheap figures: under a minute once cached")
+    parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where to write the figures")
+    parser.add_argument("--no-peer", action="store_true", help="skip txtai even if it is installed")
+    args = parser.parse_args(argv)
+    import torch  # noqa: F401  (before faiss, as qa does)
+
+    results: dict[str, Any] = {"quick": args.quick, "date": time.strftime("%Y-%m-%d"), "cache": str(cache_dir())}
+    began = time.perf_counter()
+    corpora = prepare(QUICK_SIZES if args.quick else FULL_SIZES)
+    results["corpora"] = {label: corpus_figures(index, seconds) for label, (_, index, seconds) in corpora.items()}
+    results["speed"] = {label: query_speed(index, 100 if args.quick else 300) for label, (_, index, _) in corpora.items()}
+    results["quality"] = quality_figures(quick=args.quick, with_peer=not args.no_peer)
+    smallest = corpora["1k"]
+    sample = build_sample(smallest[0], smallest[1], 100 if args.quick else None)
+    reindexed = corpora.get("10k", smallest)
+    results["build"] = build_figures(sample, smallest[1], reindexed[0], reindexed[1])
+    if not args.quick:
+        results["approximate"] = approximate_figures(corpora["all"][1])
+        results["memory"] = {label: memory_figures(index) for label, (_, index, _) in corpora.items()}
+    results["startup"] = startup_figures(smallest[1], runs=1 if args.quick else 3)
+    results["seconds"] = round(time.perf_counter() - began, 1)
+    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print_table(results)
+    print(f"\nfigures written to {args.json}; corpora and their embeddings are cached in {cache_dir()}")
+    return 0
+
+
+def corpus_figures(index: Path, embed_seconds: float) -> dict[str, Any]:
+    from qa.index import open_index
+
+    opened = open_index(index)
+    return {
+        "files": len(opened.manifest.files),
+        "passages": opened.manifest.passages,
+        "sentence_vectors": opened.manifest.sentences,
+        "index_type": opened.manifest.index_type,
+        "vectors_mb": round((opened.manifest.passages + opened.manifest.sentences) * opened.manifest.dim * 4 / 2**20, 1),
+        "seconds_spent_building_now": round(embed_seconds, 1),
+    }
+
+
+def query_speed(index: Path, count: int) -> dict[str, Any]:
+    """Warm retrieve() against the floor (bare encode + bare exact FAISS search), interleaved."""
+    import faiss
+    import numpy as np
+
+    from qa import retrieve
+    from qa.search import get_engine
+
+    engine = get_engine(index)
+    model = engine.embedder._model
+    vectors = engine.index.vectors.reconstruct_n(0, engine.index.vectors.ntotal)
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    questions = (query_texts() * 2)[: max(count, 1)]
+    for q in questions[:5]:  # warm both paths
+        retrieve(q, index_dir=index)
+        flat.search(model.encode([q], normalize_embeddings=True), 10)
+    ours, floor = [], []
+    for q in questions:
+        t = time.perf_counter()
+        flat.search(np.asarray(model.encode([q], normalize_embeddings=True), dtype=np.float32), 10)
+        floor.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        retrieve(q, index_dir=index)
+        ours.append(time.perf_counter() - t)
+    out = {"questions": len(questions), "retrieve": summary_ms(ours), "floor": summary_ms(floor)}
+    out["ratio_p50"] = round(statistics.median(ours) / statistics.median(floor), 3)
+    return out
+
+
+def quality_figures(*, quick: bool, with_peer: bool) -> dict[str, Any]:
+    from qa import build_index
+    from qa.evaluate import load_questions
+    from qa.model import resolve_model_info
+
+    out: dict[str, Any] = {}
+    sets = question_sets()
+    if quick:
+        sets = {"seed": sets["seed"]}
+    for name, (path, corpus, _) in sets.items():
+        index = cache_dir() / f"index-questions-{name}"
+        build_index(corpus, index)
+        questions = load_questions(path)
+        out[name] = quality.ours(questions, index)
+        if quick:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            build_index(corpus, Path(tmp) / "index")
+            out[name]["hybrid"]["build_s"] = round(time.perf_counter() - t, 2)
+        out[name]["hybrid"]["peak_rss_mb"] = json.loads(run_python(["-m", "bench.probe", "answer", str(index), "400"])[1])["peak_rss_mb"]
+        if with_peer:
+            out[name]["txtai"] = quality.peer(questions, index, resolve_model_info(None).path)
+    return out
+
+
+def build_sample(seeds: Path, index: Path, passages: int | None) -> Path:
+    """`seeds`, or its first files holding at least `passages` passages (for --quick)."""
+    from bench.corpus import subset
+    from qa.index import open_index
+
+    if passages is None:
+        return seeds
+    chosen, total = [], 0
+    for name, record in sorted(open_index(index).manifest.files.items()):
+        if total >= passages:
+            break
+        chosen.append(name)
+        total += record.passages
+    return subset(seeds, cache_dir() / "stdlib-build-sample", chosen)
+
+
+def build_figures(seeds: Path, index: Path, corpus: Path, corpus_index: Path) -> dict[str, Any]:
+    """build_index throughput on `seeds` (whose passages `index` holds) against bare
+    `model.encode` of the same passages; re-index times of `corpus` in `corpus_index`."""
+    from qa import build_index
+    from qa.index import embedding_text, open_index
+    from qa.search import get_engine
+
+    model = get_engine(index).embedder._model
+    files = {p.name for p in seeds.glob("*.txt")}
+    texts = [embedding_text(r) for r in open_index(index).passages if r.source in files]
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        model.encode(texts, batch_size=64, normalize_embeddings=True)
+        encode_s = time.perf_counter() - t
+        t = time.perf_counter()
+        stats = build_index(seeds, Path(tmp) / "index", rebuild=True)
+        build_s = time.perf_counter() - t
+    out: dict[str, Any] = {
+        "passages": len(texts),
+        "bare_encode_passages_per_s": round(len(texts) / encode_s, 1),
+        "build_passages_per_s": round(stats.passages / build_s, 1),
+        "ratio": round(encode_s / build_s, 3),
+    }
+    seeds, index = corpus, corpus_index
+    out["reindex_passages"] = open_index(index).manifest.passages
+    t = time.perf_counter()
+    unchanged = build_index(seeds, index)
+    out["reindex_unchanged_s"] = round(time.perf_counter() - t, 3)
+    out["reindex_unchanged_embedded"] = unchanged.embedded
+    with tempfile.TemporaryDirectory() as tmp:
+        copy_seeds, copy_index = Path(tmp) / "seeds", Path(tmp) / "index"
+        shutil.copytree(seeds, copy_seeds)  # copies keep their mtimes
+        shutil.copytree(index, copy_index)
+        build_index(copy_seeds, copy_index)  # now rooted in the copy
+        changed = sorted(copy_seeds.glob("*.txt"))[0]
+        changed.write_text(changed.read_text(encoding="utf-8") + "\nA paragraph added by the benchmark.\n", encoding="utf-8")
+        t = time.perf_counter()
+        after = build_index(copy_seeds, copy_index)
+        out["reindex_one_file_s"] = round(time.perf_counter() - t, 3)
+        out["reindex_one_file_embedded"] = after.embedded
+        out["reindex_one_file_passages"] = open_index(copy_index).manifest.files[changed.name].passages
+    return out
+
+
+def approximate_figures(index: Path) -> dict[str, Any]:
+    """HNSW against exact search on the largest corpus: recall@10, build and search time."""
+    import numpy as np
+
+    from qa.index import make_vector_index, open_index
+    from qa.search import get_engine
+
+    engine = get_engine(index)
+    opened = open_index(index)
+    vectors = opened.vectors.reconstruct_n(0, opened.vectors.ntotal)
+    queries = engine.embedder.encode(query_texts())
+    out: dict[str, Any] = {"passages": len(vectors), "queries": len(queries)}
+    found = {}
+    for kind in ("flat", "hnsw"):
+        t = time.perf_counter()
+        built = make_vector_index(vectors, kind)
+        build_s = time.perf_counter() - t
+        times, ids = [], []
+        for q in queries:
+            t = time.perf_counter()
+            ids.append(built.search(q[None, :], 10)[1][0])
+            times.append(time.perf_counter() - t)
+        found[kind] = ids
+        out[kind] = {"build_s": round(build_s, 2), **summary_ms(times)}
+    hits = [len(set(a) & set(b)) / 10 for a, b in zip(found["flat"], found["hnsw"])]
+    out["recall@10"] = round(float(np.mean(hits)), 4)
+    # Questions the corpus covers: its own sentences, every 50th.
+    own = np.asarray(opened.sentences[::50], dtype=np.float32)
+    exact = make_vector_index(vectors, "flat").search(own, 10)[1]
+    graph = make_vector_index(vectors, "hnsw").search(own, 10)[1]
+    out["recall@10_own_sentences"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, graph)])), 4)
+    return out
+
+
+def memory_figures(index: Path) -> dict[str, Any]:
+    """Peak RSS of a process answering from `index`, beside a bare model process."""
+    from qa.index import open_index
+
+    manifest = open_index(index).manifest
+    _, bare = run_python(["-m", "bench.probe", "model"])
+    _, ours = run_python(["-m", "bench.probe", "answer", str(index), "50"])
+    bare_mb, ours_mb = json.loads(bare)["peak_rss_mb"], json.loads(ours)["peak_rss_mb"]
+    vectors_mb = (manifest.passages + manifest.sentences) * manifest.dim * 4 / 2**20
+    return {
+        "bare_model_mb": bare_mb, "ours_mb": ours_mb, "vectors_mb": round(vectors_mb, 1),
+        "limit_mb": round(bare_mb + 2 * vectors_mb, 1), "within": ours_mb <= bare_mb + 2 * vectors_mb,
+    }
+
+
+def startup_figures(index: Path, runs: int) -> dict[str, Any]:
+    """Cold `qa ask --json` against a bare `import sentence_transformers`, interleaved."""
+    qa_times, import_times = [], []
+    for _ in range(runs):
+        import_times.append(run_python(["-c", "import sentence_transformers"])[0])
+        qa_times.append(run_python(["-m", "qa", "ask", "How do I read a file line by line?", "--json", "--index", str(index)])[0])
+    qa_s, import_s = statistics.median(qa_times), statistics.median(import_times)
+    return {"runs": runs, "qa_ask_s": round(qa_s, 2), "import_sentence_transformers_s": round(import_s, 2),
+            "ratio": round(qa_s / import_s, 3)}
+
+
+def print_table(r: dict[str, Any]) -> None:
+    print("\ncorpora (stdlib docstrings)")
+    for label, c in r["corpora"].items():
+        print(f"  {label:4} {c['files']:4} files {c['passages']:6} passages {c['sentence_vectors']:6} sentence vectors"
+              f"  {c['index_type']}  {c['vectors_mb']} MB of vectors")
+    print("\nwarm retrieve() vs floor (bare encode + bare exact FAISS), ms")
+    for label, s in r["speed"].items():
+        print(f"  {label:4} retrieve p50 {s['retrieve']['p50_ms']:7.2f} p95 {s['retrieve']['p95_ms']:7.2f}"
+              f" | floor p50 {s['floor']['p50_ms']:7.2f} p95 {s['floor']['p95_ms']:7.2f} | ratio {s['ratio_p50']:.2f}x")
+    print("\nquality (answerable questions; hybrid with abstention as shipped)")
+    for name, modes in r["quality"].items():
+        for mode, f in modes.items():
+            if f is None:
+                print(f"  {name:9} {mode:7} (not installed: pip install -e '.[bench]')")
+                continue
+            q = f.get("quality", f)
+            extra = ""
+            if "build_s" in f:
+                extra = (f"  build {f['build_s']:.1f} s, query p50 {statistics.median(f['query_s']) * 1000:.1f} ms,"
+                         f" peak RSS {f['peak_rss_mb']:.0f} MB")
+            print(f"  {name:9} {mode:7} hit@1 {q['hit@1']:.3f} hit@5 {q['hit@5']:.3f} MRR@10 {q['mrr@10']:.3f}{extra}")
+    b = r["build"]
+    print(f"\nbuild ({b['passages']} passages): build_index {b['build_passages_per_s']}/s vs bare encode"
+          f" {b['bare_encode_passages_per_s']}/s = {b['ratio']:.2f}x")
+    print(f"  re-index at {b['reindex_passages']} passages: nothing changed {b['reindex_unchanged_s']} s"
+          f" ({b['reindex_unchanged_embedded']} embedded); one file changed {b['reindex_one_file_s']} s"
+          f" ({b['reindex_one_file_embedded']} embedded, the file has {b['reindex_one_file_passages']} passages)")
+    if "approximate" in r:
+        a = r["approximate"]
+        print(f"\napproximate index at {a['passages']} passages: HNSW recall@10 {a['recall@10']:.3f} on the"
+              f" {a['queries']} questions (none about the stdlib), {a['recall@10_own_sentences']:.3f} on its own sentences;"
+              f" search p50 flat {a['flat']['p50_ms']:.2f} ms, hnsw {a['hnsw']['p50_ms']:.2f} ms;"
+              f" build flat {a['flat']['build_s']} s, hnsw {a['hnsw']['build_s']} s")
+    if "memory" in r:
+        print("\npeak RSS, MB")
+        for label, m in r["memory"].items():
+            print(f"  {label:4} ours {m['ours_mb']:.0f} | bare model {m['bare_model_mb']:.0f} + 2 x {m['vectors_mb']} MB"
+                  f" of vectors = {m['limit_mb']:.0f} | {'within' if m['within'] else 'OVER'}")
+    s = r["startup"]
+    print(f"\ncold start (median of {s['runs']}): qa ask --json {s['qa_ask_s']} s vs import sentence_transformers"
+          f" {s['import_sentence_transformers_s']} s = {s['ratio']:.2f}x")
+    print(f"\ntotal {r['seconds']} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

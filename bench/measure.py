@@ -1,0 +1,51 @@
+"""Timing and memory helpers: medians, percentiles, wall time and peak RSS of processes."""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) of `values`, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
+    """p50 and p95 of durations, in milliseconds."""
+    return {"p50_ms": round(statistics.median(seconds) * 1000, 3), "p95_ms": round(percentile(seconds, 95) * 1000, 3)}
+
+
+def run_python(args: Sequence[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> tuple[float, str]:
+    """Run `python ARGS` in a fresh process: (wall seconds, stdout). Raises if it fails."""
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, *args], env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"python {' '.join(args)[:80]} failed ({done.returncode}): {done.stderr[-800:]}")
+    return wall, done.stdout
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size, in MB.
+
+    VmHWM where Linux has it: getrusage's ru_maxrss survives exec, so a process started by
+    a large parent would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

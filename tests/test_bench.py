@@ -1,0 +1,49 @@
+"""The benchmark's own pieces that decide its figures: the corpus it reads and its percentiles."""
+
+from __future__ import annotations
+
+from bench.corpus import docstrings, write_stdlib_corpus
+from bench.measure import percentile
+
+SOURCE = '''"""Tools for bees."""
+
+class Hive:
+    """A hive holds bees.
+
+    It has frames."""
+
+    def dance(self):
+        """Tell the others where flowers are."""
+
+    def _quiet(self):
+        pass
+
+async def swarm():
+    """Leave with the old queen."""
+'''
+
+
+def test_docstrings_are_read_with_their_qualified_names_and_cleaned():
+    assert list(docstrings("bees", SOURCE)) == [
+        ("bees", "Tools for bees."),
+        ("bees.Hive", "A hive holds bees.\n\nIt has frames."),
+        ("bees.Hive.dance", "Tell the others where flowers are."),
+        ("bees.swarm", "Leave with the old queen."),
+    ]
+    assert list(docstrings("broken", "def (:")) == []
+
+
+def test_the_stdlib_corpus_is_one_file_per_module_written_once(tmp_path):
+    corpus = write_stdlib_corpus(tmp_path / "stdlib")
+    files = {p.name for p in corpus.glob("*.txt")}
+    assert {"json.txt", "os.txt", "collections.txt"} <= files
+    assert not any(name.startswith(("test.", "idlelib.idle_test")) for name in files)
+    assert "json\nJSON (JavaScript Object Notation)" in (corpus / "json.txt").read_text(encoding="utf-8")
+    (corpus / "json.txt").unlink()
+    assert write_stdlib_corpus(tmp_path / "stdlib") == corpus and not (corpus / "json.txt").exists()  # not rewritten
+
+
+def test_percentiles_are_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 100)) == (50.0, 95.0, 100.0)
+    assert percentile([3.0], 95) == 3.0
