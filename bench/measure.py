@@ -49,3 +49,31 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def first_frame_s(args: Sequence[str], text: str, env: dict[str, str], timeout: float = 120.0) -> float:
+    """Seconds from starting `python ARGS` in a 100x30 pseudo-terminal until `text` is drawn."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+
+    began = time.perf_counter()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child becomes the app
+        os.execve(sys.executable, [sys.executable, *args], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    seen = ""
+    try:
+        while text not in seen:
+            if time.perf_counter() - began > timeout:
+                raise RuntimeError(f"{text!r} was not drawn within {timeout} s")
+            if select.select([fd], [], [], 0.5)[0]:
+                seen += os.read(fd, 65536).decode("utf-8", "replace")
+        return time.perf_counter() - began
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)

@@ -80,7 +80,7 @@ class Engine:
 
     def scores(self, texts: Sequence[str], dense_weight: float = DENSE_WEIGHT) -> list[Scores]:
         """Fused and cosine scores of the candidate passages, per query text."""
-        vectors = self.embedder.encode([t[:MAX_QUESTION_CHARS] for t in texts])
+        vectors = self.embedder.encode_questions([t[:MAX_QUESTION_CHARS] for t in texts])
         return [self._scores(text, vector, dense_weight) for text, vector in zip(texts, vectors)]
 
     def _scores(self, text: str, vector: np.ndarray, dense_weight: float) -> Scores:

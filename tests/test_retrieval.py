@@ -43,6 +43,12 @@ def test_dense_side_agrees_with_a_numpy_cosine_oracle(seed_index, embedder):
     assert np.allclose(stored, vectors, atol=1e-5)
 
 
+def test_questions_are_encoded_as_the_model_encodes_them(embedder):
+    texts = ["Who signed the letter?", "The #isolationgames partnership with Team GB " * 40, "  émoji 🐝 and\ttabs "]
+    assert np.allclose(embedder.encode_questions(texts), embedder.encode(texts), atol=1e-5)
+    assert np.allclose(embedder.encode_questions(texts[:1]), embedder._model.encode(texts[:1], normalize_embeddings=True), atol=1e-5)
+
+
 def test_an_unanswerable_question_returns_nothing_unless_abstention_is_off(seed_index):
     assert retrieve("What is the capital of France?", index_dir=seed_index) == []
     assert len(retrieve("What is the capital of France?", k=2, index_dir=seed_index, min_score=0)) == 2
