@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="where to write the figures (default bench/results/quick.json or full.json)")
     parser.add_argument("--no-peer", action="store_true", help="skip txtai even if it is installed")
     args = parser.parse_args(argv)
+    for name in ("QA_SEEDS", "QA_INDEX", "QA_MODEL"):  # the bench's own corpora and the bundled model, always
+        os.environ.pop(name, None)
     args.json = args.json or REPO / "bench" / "results" / ("quick.json" if args.quick else "full.json")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     import torch  # noqa: F401  (before faiss, as qa does)

@@ -168,13 +168,19 @@ def _read_sentences(folder: Path, manifest: Manifest, passages: list[PassageReco
     path = folder / SENTENCES
     counts = np.fromiter((r.sentences for r in passages), dtype=np.int64, count=len(passages))
     if manifest.format_version < 2:  # written before sentence vectors: passages only
+        if counts.any():
+            raise IndexCorruptError(folder / PASSAGES, "it counts sentence vectors, which an index of format 1 has none of")
         return np.zeros((0, manifest.dim), np.float32), np.zeros(len(passages), np.int64)
+    if (counts == 1).any():
+        raise IndexCorruptError(folder / PASSAGES, "a passage claims one sentence vector (only passages of two or more have them)")
     try:
         sentences = np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         raise IndexCorruptError(path, "the sentence vectors file is missing") from None
-    except (OSError, ValueError) as e:
-        raise IndexCorruptError(path, f"the sentence vectors file is damaged ({e})") from None
+    except Exception as e:  # noqa: BLE001  (numpy raises many kinds on damaged files: EOFError, BadZipFile, ...)
+        raise IndexCorruptError(path, f"the sentence vectors file is damaged ({type(e).__name__}: {e})") from None
+    if not isinstance(sentences, np.ndarray) or sentences.ndim != 2:
+        raise IndexCorruptError(path, "the sentence vectors file does not hold one matrix")
     if int(counts.sum()) != manifest.sentences:
         raise IndexCorruptError(folder / PASSAGES, f"its sentence counts add up to {counts.sum()}, the manifest says {manifest.sentences}")
     expected = (manifest.sentences, manifest.dim)
@@ -468,8 +474,9 @@ def _vectors_for(
         for row, record in enumerate(previous.passages):
             known.setdefault(embedding_text(record), (0, row))
         for record, start in zip(previous.passages, previous.sentence_start.tolist()):
-            if record.sentences:
-                for offset, text in enumerate(sentence_texts(record)[: record.sentences]):
+            texts = sentence_texts(record) if record.sentences else []
+            if len(texts) == record.sentences:  # else the rows cannot be trusted: embed again
+                for offset, text in enumerate(texts):
                     known.setdefault(text, (1, start + offset))
     passage_texts = [embedding_text(r) for r in records]
     all_sentences = [t for texts in sentence_lists for t in texts]

@@ -204,6 +204,8 @@ class Embedder:
         import torch
 
         model = self._model
+        if getattr(model, "default_prompt_name", None):  # a model that prefixes a prompt: encode knows how
+            return self.encode(texts)
         prepare = getattr(model, "preprocess", None) or model.tokenize
         with torch.inference_mode():
             features = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in prepare(list(texts)).items()}

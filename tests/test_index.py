@@ -184,10 +184,13 @@ def test_an_index_of_another_model_is_rebuilt(corpus, capsys):
         (lambda g: (g / "manifest.json").write_text("{not json"), "manifest"),
         (lambda g: (g / "passages.jsonl").write_text('{"source": 1}\n'), "passage"),
         (lambda g: (g / "sentences.npy").write_bytes((g / "sentences.npy").read_bytes()[:200]), "sentence vectors"),
+        (lambda g: (g / "sentences.npy").write_bytes(b""), "sentence vectors"),
+        (lambda g: (g / "sentences.npy").write_bytes(b"PK\x03\x04 not a matrix"), "sentence vectors"),
         (lambda g: (g / "manifest.json").write_text(
             re.sub(r'"format_version": \d+', '"format_version": 99', (g / "manifest.json").read_text())), "newer qa"),
     ],
-    ids=["truncated-faiss", "bad-manifest", "bad-passages", "truncated-sentences", "newer-format"],
+    ids=["truncated-faiss", "bad-manifest", "bad-passages", "truncated-sentences", "empty-sentences", "zip-sentences",
+         "newer-format"],
 )
 def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus, damage, message):
     seeds, index = corpus
