@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     results["speed"] = {label: query_speed(index, 100 if args.quick else 300) for label, (_, index, _) in corpora.items()}
     results["quality"] = quality_figures(quick=args.quick, with_peer=not args.no_peer)
     smallest = corpora["1k"]
-    sample = build_sample(smallest[0], smallest[1], 100 if args.quick else None)
+    sample = build_sample(smallest[0], smallest[1], 50 if args.quick else None)
     reindexed = corpora.get("10k", smallest)
     results["build"] = build_figures(sample, smallest[1], reindexed[0], reindexed[1])
     if not args.quick:
