@@ -79,55 +79,56 @@ LOADERS: dict[str, Callable[[str, bytes], Document]] = {
 }
 
 
-def find_documents(seeds_dir: Path) -> list[DocumentFile]:
+def find_documents(seeds_dir: Path, *, on_skip: Callable[[str], None] = warn) -> list[DocumentFile]:
     """Every readable document under `seeds_dir`, sorted by source; skipped files get a warning.
 
     Hidden files and folders, unknown extensions, non-regular files and symlinks that lead
-    outside the folder are skipped. Symlinked folders are not followed (no loops).
+    outside the folder are skipped. Symlinked folders are not followed (no loops). Each
+    skip is reported to `on_skip` (default: a one-line warning on stderr).
     """
     root = seeds_dir.resolve()
     found: list[DocumentFile] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: warn(f"skipped {e.filename}: {e.strerror}")):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: on_skip(f"skipped {e.filename}: {e.strerror}")):
         here = Path(dirpath)
         for name in sorted(dirnames):
             if name.startswith("."):
-                warn(f"skipped hidden folder {_relative(here / name, root)}")
+                on_skip(f"skipped hidden folder {_relative(here / name, root)}")
                 dirnames.remove(name)
             elif (here / name).is_symlink():
-                warn(f"skipped {_relative(here / name, root)}: symlinked folders are not followed")
+                on_skip(f"skipped {_relative(here / name, root)}: symlinked folders are not followed")
                 dirnames.remove(name)
         dirnames.sort()
         for name in sorted(filenames):
-            entry = _document_file(here / name, root)
+            entry = _document_file(here / name, root, on_skip)
             if entry is not None:
                 found.append(entry)
     return sorted(found, key=lambda f: f.source)
 
 
-def _document_file(path: Path, root: Path) -> DocumentFile | None:
+def _document_file(path: Path, root: Path, on_skip: Callable[[str], None]) -> DocumentFile | None:
     source = _relative(path, root)
     if path.name.startswith("."):
-        warn(f"skipped hidden file {source}")
+        on_skip(f"skipped hidden file {source}")
         return None
     if path.suffix.lower() not in LOADERS:
-        warn(f"skipped {source}: unknown file type (qa reads {', '.join(sorted(LOADERS))})")
+        on_skip(f"skipped {source}: unknown file type (qa reads {', '.join(sorted(LOADERS))})")
         return None
     if path.is_symlink():
         try:
             target = path.resolve(strict=True)
         except (OSError, RuntimeError):
-            warn(f"skipped {source}: broken or looping symlink")
+            on_skip(f"skipped {source}: broken or looping symlink")
             return None
         if not target.is_relative_to(root):
-            warn(f"skipped {source}: symlink points outside the documents folder")
+            on_skip(f"skipped {source}: symlink points outside the documents folder")
             return None
     try:
         info = path.stat()
     except OSError as e:
-        warn(f"skipped {source}: {e.strerror}")
+        on_skip(f"skipped {source}: {e.strerror}")
         return None
     if not stat.S_ISREG(info.st_mode):
-        warn(f"skipped {source}: not a regular file")
+        on_skip(f"skipped {source}: not a regular file")
         return None
     return DocumentFile(source, path, info.st_size, info.st_mtime_ns)
 

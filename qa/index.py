@@ -232,8 +232,8 @@ def stale_reasons(manifest: Manifest, seeds_dir: Path, model: ModelInfo) -> list
         reasons.append("it was built by an older qa")
     if reasons:
         return reasons
-    with _quiet_warnings():
-        files = {f.source: f for f in find_documents(seeds_dir)} if seeds_dir.is_dir() else {}
+    # The build that follows walks the folder again and names what it skips; once is enough.
+    files = {f.source: f for f in find_documents(seeds_dir, on_skip=lambda _: None)} if seeds_dir.is_dir() else {}
     added = files.keys() - manifest.files.keys()
     removed = manifest.files.keys() - files.keys()
     changed = [
@@ -255,19 +255,6 @@ def _same_file(path: Path, size: int, mtime_ns: int, record: FileRecord) -> bool
         return _sha256(path.read_bytes()) == record.sha256
     except OSError:
         return False
-
-
-@contextlib.contextmanager
-def _quiet_warnings() -> Iterator[None]:
-    """The freshness check walks the folder too; the build that follows repeats its warnings."""
-    from qa.notices import logger
-
-    level = logger.level
-    logger.setLevel(40)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 # ---------------------------------------------------------------- building

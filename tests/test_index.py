@@ -281,3 +281,17 @@ def test_above_the_threshold_the_index_is_approximate_and_still_finds_and_reuses
     assert retrieve("How do bees share where flowers are?", k=1, index_dir=index)[0].source == "bees.txt"
     write(seeds, "glaciers.txt", PARAGRAPHS[3])
     assert build_index(seeds, index).embedded == 1  # the graph's vectors are read back for reuse
+
+
+def test_a_stale_index_brought_up_to_date_names_each_skipped_file_once(corpus, capsys):
+    seeds, index = corpus
+    (seeds / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    build_index(seeds, index)
+    capsys.readouterr()
+    write(seeds, "glaciers.txt", PARAGRAPHS[3])
+    from qa.search import _engines
+
+    _engines.clear()
+    assert retrieve("How do glaciers shape valleys?", k=1, index_dir=index)[0].source == "glaciers.txt"
+    err = capsys.readouterr().err
+    assert "1 new file" in err and err.count("skipped photo.jpg") == 1, err
