@@ -142,17 +142,9 @@ def get_engine(index_dir: str | Path | None = None, *, progress: Progress | None
         embedder = get_embedder(resolve_model_info(resolve_model() or index.manifest.model_path))
         if embedder.dim != index.manifest.dim:
             raise QAError(f"the model has dimension {embedder.dim}, the index {index.manifest.dim}: run qa index --rebuild")
-        import_faiss_threads()
         engine = Engine(path, index.folder, index, embedder)
         _engines[path] = engine
         return engine
-
-
-def import_faiss_threads() -> None:
-    """One FAISS thread per query: spreading a single search over cores only adds contention."""
-    from qa.index import import_faiss
-
-    import_faiss().omp_set_num_threads(1)
 
 
 def _bring_up_to_date(path: Path, progress: Progress | None) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -112,6 +115,20 @@ def test_chat_keeps_history_and_finds_the_answer_sentence(seed_index):
 
 def test_the_model_and_index_are_loaded_once_per_index(seed_index):
     assert get_engine(seed_index) is get_engine(seed_index)
+
+
+def test_answering_leaves_the_model_all_its_threads_for_the_next_build(seed_index):
+    """torch and faiss share one OpenMP runtime here: pinning faiss to one thread for queries
+    once halved the speed of every later build in the process (the app's re-index)."""
+    script = (
+        "import sys, torch; before = torch.get_num_threads()\n"
+        "from qa import retrieve; retrieve('Who took part in the listening project?', index_dir=sys.argv[1])\n"
+        "print(before, torch.get_num_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(seed_index)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    before, after = map(int, out.stdout.split())
+    assert after == before
 
 
 def test_seed_questions_meet_the_targets(seed_index):
