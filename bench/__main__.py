@@ -195,7 +195,7 @@ def approximate_figures(index: Path) -> dict[str, Any]:
     import numpy as np
 
     from qa.index import make_vector_index, open_index
-    from qa.search import get_engine
+    from qa.search import one_search_thread, get_engine
 
     engine = get_engine(index)
     opened = open_index(index)
@@ -210,7 +210,8 @@ def approximate_figures(index: Path) -> dict[str, Any]:
         times, ids = [], []
         for q in queries:
             t = time.perf_counter()
-            ids.append(built.search(q[None, :], 10)[1][0])
+            with one_search_thread():  # as retrieve() searches
+                ids.append(built.search(q[None, :], 10)[1][0])
             times.append(time.perf_counter() - t)
         found[kind] = ids
         out[kind] = {"build_s": round(build_s, 2), **summary_ms(times)}
