@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from qa.errors import QAError
+from qa.notices import one_line
 from qa.types import NOT_FOUND, Passage, Reply
 
 
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _eval(args)
         return _chat(args)
     except QAError as e:
-        print(f"qa: error: {e}", file=sys.stderr)
+        print(f"qa: error: {one_line(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
@@ -108,21 +109,15 @@ def format_reply(reply: Reply) -> str:
     if not reply.found:
         lines = [NOT_FOUND]
         if reply.nearby:
-            lines.append(f"(closest, not relevant enough: {reply.nearby[0].citation}, score {reply.nearby[0].score:.2f})")
+            lines.append(f"(closest, not relevant enough: {one_line(reply.nearby[0].citation, exact=True)}, score {reply.nearby[0].score:.2f})")
         return "\n".join(lines)
     lines = []
     if reply.answer is not None:
-        lines += [f"{_one_line(reply.answer.text)}  [{reply.answer.citation}]", ""]
+        lines += [f"{one_line(reply.answer.text)}  [{one_line(reply.answer.citation, exact=True)}]", ""]
     for i, p in enumerate(reply.passages, 1):
-        lines.append(f"[{i}] {p.citation}  (score {p.score:.2f})")
-        lines.append(f"    {_one_line(p.text)}")
+        lines.append(f"[{i}] {one_line(p.citation, exact=True)}  (score {p.score:.2f})")
+        lines.append(f"    {one_line(p.text)}")
     return "\n".join(lines)
-
-
-def _one_line(text: str) -> str:
-    """Whitespace collapsed and control characters made visible, so text cannot steer the terminal."""
-    cleaned = "".join(ch if ch.isprintable() or ch == " " else " " if ch.isspace() else repr(ch)[1:-1] for ch in text)
-    return " ".join(cleaned.split())
 
 
 def _index(args: argparse.Namespace) -> int:

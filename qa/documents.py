@@ -17,6 +17,10 @@ from pathlib import Path
 from qa.notices import warn
 
 _BINARY_SNIFF = 8192
+# The largest file read. Embedding runs at tens of passages a second on a laptop, so a
+# file of this size already takes most of an hour; anything larger is almost always a
+# data dump or a log, not prose, and reading it whole would hold the memory too.
+MAX_DOCUMENT_BYTES = 20_000_000
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -43,32 +47,39 @@ class Document:
     source: str
     text: str
     format: str  # "text" or "markdown"
+    warning: str | None = None  # read, but not cleanly (undecodable bytes replaced)
 
 
 class UnreadableDocument(Exception):
     """A file that is skipped, with the reason shown to the user."""
 
 
-def decode(data: bytes) -> str:
+def decode(data: bytes) -> tuple[str, str | None]:
     """Bytes to text: a BOM decides the encoding, else UTF-8 with undecodable bytes replaced.
+
+    Returns the text and, when bytes had to be replaced, a warning saying where.
 
     Raises:
         UnreadableDocument: the bytes look binary (a NUL byte without a UTF-16/32 BOM).
     """
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace")
-    if b"\x00" in data[:_BINARY_SNIFF]:
-        raise UnreadableDocument("binary content")
-    return data.decode("utf-8", errors="replace")
+    encoding = next((encoding for bom, encoding in _BOMS if data.startswith(bom)), None)
+    if encoding is None and b"\x00" in data[:_BINARY_SNIFF]:
+        raise UnreadableDocument("binary content (or UTF-16 without a byte-order mark)")
+    encoding = encoding or "utf-8"
+    try:
+        return data.decode(encoding), None
+    except UnicodeDecodeError as e:
+        return data.decode(encoding, errors="replace"), f"not valid {encoding.upper()} from byte {e.start}; undecodable bytes read as \ufffd"
 
 
 def _load_plain(source: str, data: bytes) -> Document:
-    return Document(source, decode(data), "text")
+    text, warning = decode(data)
+    return Document(source, text, "text", warning)
 
 
 def _load_markdown(source: str, data: bytes) -> Document:
-    return Document(source, decode(data), "markdown")
+    text, warning = decode(data)
+    return Document(source, text, "markdown", warning)
 
 
 LOADERS: dict[str, Callable[[str, bytes], Document]] = {
@@ -82,26 +93,41 @@ LOADERS: dict[str, Callable[[str, bytes], Document]] = {
 def find_documents(seeds_dir: Path, *, on_skip: Callable[[str], None] = warn) -> list[DocumentFile]:
     """Every readable document under `seeds_dir`, sorted by source; skipped files get a warning.
 
-    Hidden files and folders, unknown extensions, non-regular files and symlinks that lead
-    outside the folder are skipped. Symlinked folders are not followed (no loops). Each
-    skip is reported to `on_skip` (default: a one-line warning on stderr).
+    Hidden files and folders, unknown extensions, non-regular files, files over
+    MAX_DOCUMENT_BYTES and symlinks that lead outside the folder are skipped. Symlinked
+    folders are not followed (no loops). Folders are walked without recursion, so any
+    depth the file system allows is fine. Each skip is reported to `on_skip` (default: a
+    one-line warning on stderr).
     """
     root = seeds_dir.resolve()
     found: list[DocumentFile] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: on_skip(f"skipped {e.filename}: {e.strerror}")):
-        here = Path(dirpath)
-        for name in sorted(dirnames):
-            if name.startswith("."):
-                on_skip(f"skipped hidden folder {_relative(here / name, root)}")
-                dirnames.remove(name)
-            elif (here / name).is_symlink():
-                on_skip(f"skipped {_relative(here / name, root)}: symlinked folders are not followed")
-                dirnames.remove(name)
-        dirnames.sort()
-        for name in sorted(filenames):
-            entry = _document_file(here / name, root, on_skip)
-            if entry is not None:
-                found.append(entry)
+    pending = [root]
+    while pending:
+        here = pending.pop()
+        try:
+            with os.scandir(here) as entries:
+                names = sorted(entry.name for entry in entries)
+        except OSError as e:
+            on_skip(f"skipped {_relative(here, root) or '.'}: {e.strerror}")
+            continue
+        for name in names:
+            path = here / name
+            try:
+                is_folder = path.is_dir() and not path.is_symlink()
+            except OSError as e:
+                on_skip(f"skipped {_relative(path, root)}: {e.strerror}")
+                continue
+            if not is_folder:
+                if path.is_symlink() and path.is_dir():
+                    on_skip(f"skipped {_relative(path, root)}: symlinked folders are not followed")
+                    continue
+                entry = _document_file(path, root, on_skip)
+                if entry is not None:
+                    found.append(entry)
+            elif name.startswith("."):
+                on_skip(f"skipped hidden folder {_relative(path, root)}")
+            else:
+                pending.append(path)
     return sorted(found, key=lambda f: f.source)
 
 
@@ -130,6 +156,12 @@ def _document_file(path: Path, root: Path, on_skip: Callable[[str], None]) -> Do
     if not stat.S_ISREG(info.st_mode):
         on_skip(f"skipped {source}: not a regular file")
         return None
+    if info.st_size > MAX_DOCUMENT_BYTES:
+        on_skip(
+            f"skipped {source}: {info.st_size / 1e6:.0f} MB, over the {MAX_DOCUMENT_BYTES // 10**6} MB qa reads from one file"
+            " (split it into smaller files to index it)"
+        )
+        return None
     return DocumentFile(source, path, info.st_size, info.st_mtime_ns)
 
 
@@ -141,6 +173,8 @@ def read_bytes(file: DocumentFile) -> bytes:
     """The file's bytes. Raises UnreadableDocument (permission, vanished file)."""
     try:
         return file.path.read_bytes()
+    except FileNotFoundError:
+        raise UnreadableDocument("it was deleted while indexing") from None
     except OSError as e:
         raise UnreadableDocument(e.strerror or str(e)) from None
 

@@ -383,6 +383,8 @@ def _build(
                 passages = old_by_source.get(file.source, [])
             else:
                 document = load_document(file.source, data)
+                if document.warning:
+                    warn(f"{file.source}: {document.warning}")
                 if embedder is None:
                     embedder = get_embedder(info)
                 spans = split_passages(document.text, embedder, embedder.max_tokens, markdown=document.format == "markdown")

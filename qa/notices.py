@@ -30,11 +30,24 @@ if not logger.handlers:
     logger.propagate = False
 
 
+def one_line(text: str, *, exact: bool = False) -> str:
+    """`text` safe to print on one terminal line: whitespace collapsed, and every other
+    control character written as an escape (``\\x1b``), so that a file name or a
+    document cannot steer the terminal or break a line. `exact` escapes line breaks and
+    tabs too, and keeps spaces as they are (for file names)."""
+    if exact:
+        return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    cleaned = "".join(
+        ch if ch.isprintable() or ch == " " else " " if ch.isspace() else repr(ch)[1:-1] for ch in text
+    )
+    return " ".join(cleaned.split())
+
+
 def notice(message: str) -> None:
     """Tell the user something worth one line (an index update, a skipped file)."""
-    logger.info(" ".join(message.split()))
+    logger.info(one_line(message))
 
 
 def warn(message: str) -> None:
     """Tell the user about something that went wrong but did not stop the work."""
-    logger.warning(" ".join(message.split()))
+    logger.warning(one_line(message))
