@@ -100,35 +100,39 @@ def current_generation(index_dir: Path) -> Path | None:
     return index_dir / name
 
 
-def read_passages(folder: Path, expected: int) -> list[PassageRecord]:
-    """Read and validate passages.jsonl. Raises IndexCorruptError."""
+def read_passages(folder: Path, manifest: Manifest) -> list[PassageRecord]:
+    """Read and validate passages.jsonl against the manifest. Raises IndexCorruptError."""
     path = folder / PASSAGES
-    records: list[PassageRecord] = []
     try:
-        with path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                try:
-                    d = json.loads(line)
-                    record = PassageRecord(
-                        str(d["source"]), int(d["start"]), int(d["end"]), int(d["line_start"]),
-                        int(d["line_end"]), str(d["text"]), None if d.get("page") is None else int(d["page"]),
-                        int(d.get("sentences", 0)),
-                    )
-                except (ValueError, KeyError, TypeError) as e:
-                    raise IndexCorruptError(path, f"line {number} is not a valid passage ({e})") from None
-                if (
-                    record.end - record.start != len(record.text)
-                    or record.line_start > record.line_end
-                    or record.sentences < 0
-                ):
-                    raise IndexCorruptError(path, f"line {number} has offsets that do not fit its text")
-                records.append(record)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise IndexCorruptError(path, "the passages file is missing") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
         raise IndexCorruptError(path, f"unreadable ({e})") from None
-    if len(records) != expected:
-        raise IndexCorruptError(path, f"it holds {len(records)} passages, the manifest says {expected}")
+    if manifest.passages_sha256 is not None and _sha256(data) != manifest.passages_sha256:
+        raise IndexCorruptError(path, "it was changed after qa wrote it (its checksum is not the manifest's)")
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError as e:
+        raise IndexCorruptError(path, f"unreadable ({e})") from None
+    if lines and lines[-1] == "":
+        lines.pop()
+    records: list[PassageRecord] = []
+    for number, line in enumerate(lines, 1):
+        try:
+            d = json.loads(line)
+            record = PassageRecord(
+                str(d["source"]), int(d["start"]), int(d["end"]), int(d["line_start"]),
+                int(d["line_end"]), str(d["text"]), None if d.get("page") is None else int(d["page"]),
+                int(d.get("sentences", 0)),
+            )
+        except (ValueError, KeyError, TypeError) as e:
+            raise IndexCorruptError(path, f"line {number} is not a valid passage ({e})") from None
+        if record.end - record.start != len(record.text) or record.line_start > record.line_end or record.sentences < 0:
+            raise IndexCorruptError(path, f"line {number} has offsets that do not fit its text")
+        records.append(record)
+    if len(records) != manifest.passages:
+        raise IndexCorruptError(path, f"it holds {len(records)} passages, the manifest says {manifest.passages}")
     return records
 
 
@@ -143,7 +147,7 @@ def open_index(index_dir: Path) -> OpenIndex:
     if folder is None:
         raise FileNotFoundError(index_dir / CURRENT)
     manifest = read_manifest(folder)
-    passages = read_passages(folder, manifest.passages)
+    passages = read_passages(folder, manifest)
     vectors = _read_vectors(folder / VECTORS)
     if vectors.ntotal != manifest.passages or vectors.d != manifest.dim:
         raise IndexCorruptError(
@@ -551,9 +555,9 @@ def _write_generation(
     faiss = import_faiss()
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=index_path))
     try:
-        with (staging / PASSAGES).open("w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(vars(r), ensure_ascii=False) + "\n")
+        passages = "".join(json.dumps(vars(r), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        (staging / PASSAGES).write_bytes(passages)
+        manifest = replace(manifest, passages_sha256=_sha256(passages))
         faiss.write_index(make_vector_index(vectors), str(staging / VECTORS))
         np.save(staging / SENTENCES, sentences, allow_pickle=False)
         LexicalIndex.build([r.text for r in records]).save(staging / LEXICAL)

@@ -40,6 +40,10 @@ class Manifest:
     files: dict[str, FileRecord] = field(default_factory=dict)
     sentences: int = 0  # sentence vectors, in sentences.npy
     format_version: int = FORMAT_VERSION
+    # SHA-256 of passages.jsonl as written: a hand edit (even one that keeps every offset
+    # consistent) is caught on load instead of being served. None in indexes written
+    # before it was recorded.
+    passages_sha256: str | None = None
 
     def to_json(self) -> str:
         """The manifest as pretty JSON."""
@@ -51,6 +55,7 @@ class Manifest:
             "chunking": self.chunking,
             "passages": self.passages,
             "sentences": self.sentences,
+            "passages_sha256": self.passages_sha256,
             "index_type": self.index_type,
             "files": {k: vars(v) for k, v in sorted(self.files.items())},
         }
@@ -93,6 +98,7 @@ def read_manifest(folder: Path) -> Manifest:
             files=files,
             sentences=int(data.get("sentences", 0)),
             format_version=int(version),  # type: ignore[arg-type]
+            passages_sha256=None if data.get("passages_sha256") is None else str(data["passages_sha256"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise IndexCorruptError(path, f"the manifest lacks or mangles a field ({type(e).__name__}: {e})") from None

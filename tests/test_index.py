@@ -101,7 +101,7 @@ def test_an_index_of_the_older_format_gains_sentences_without_re_embedding_passa
     (generation / "sentences.npy").unlink()
     manifest = json.loads((generation / "manifest.json").read_text())
     manifest["format_version"] = 1
-    del manifest["sentences"]
+    del manifest["sentences"], manifest["passages_sha256"]
     (generation / "manifest.json").write_text(json.dumps(manifest))
     lines = [json.loads(line) for line in (generation / "passages.jsonl").read_text().splitlines()]
     (generation / "passages.jsonl").write_text("".join(json.dumps({k: v for k, v in d.items() if k != "sentences"}) + "\n" for d in lines))
@@ -177,20 +177,52 @@ def test_an_index_of_another_model_is_rebuilt(corpus, capsys):
     assert open_index(index).manifest.model_fingerprint != manifest["model"]["fingerprint"]
 
 
+MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / f"qa-unpickled-{os.getpid()}"
+
+
+class _Payload:
+    """Unpickling this creates MARKER: proof that a file in the index was unpickled."""
+
+    def __reduce__(self):
+        return (Path.touch, (MARKER,))
+
+
+def _pickled_npy(path: Path) -> None:
+    np.save(path, np.array([_Payload()], dtype=object), allow_pickle=True)
+
+
+def _same_length_edit(path: Path) -> None:
+    """A hand edit that keeps every offset consistent: only a checksum can see it."""
+    text = path.read_text(encoding="utf-8")
+    assert "waggle dance" in text
+    path.write_text(text.replace("waggle dance", "tango dances"), encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     "damage, message",
     [
         (lambda g: (g / "vectors.faiss").write_bytes((g / "vectors.faiss").read_bytes()[:100]), "vectors"),
+        (lambda g: (g / "vectors.faiss").unlink(), "vectors file is missing"),
         (lambda g: (g / "manifest.json").write_text("{not json"), "manifest"),
+        (lambda g: (g / "manifest.json").unlink(), "manifest is missing"),
+        (lambda g: (g / "manifest.json").write_text((g / "manifest.json").read_text().replace('"dim": 384', '"dim": 768')),
+         "dimension 384, the manifest says 4 of dimension 768"),
         (lambda g: (g / "passages.jsonl").write_text('{"source": 1}\n'), "passage"),
+        (lambda g: (g / "passages.jsonl").unlink(), "passages file is missing"),
+        (lambda g: _same_length_edit(g / "passages.jsonl"), "changed after qa wrote it"),
         (lambda g: (g / "sentences.npy").write_bytes((g / "sentences.npy").read_bytes()[:200]), "sentence vectors"),
         (lambda g: (g / "sentences.npy").write_bytes(b""), "sentence vectors"),
         (lambda g: (g / "sentences.npy").write_bytes(b"PK\x03\x04 not a matrix"), "sentence vectors"),
+        (lambda g: _pickled_npy(g / "sentences.npy"), "sentence vectors"),
+        (lambda g: _pickled_npy(g / "bm25" / "data.csc.index.npy"), "BM25"),
+        (lambda g: (g / "bm25" / "vocab.index.json").write_text("[1, 2"), "BM25"),
         (lambda g: (g / "manifest.json").write_text(
             re.sub(r'"format_version": \d+', '"format_version": 99', (g / "manifest.json").read_text())), "newer qa"),
+        (lambda g: (g.parent / CURRENT).write_text("gen-0\n"), "manifest is missing"),
     ],
-    ids=["truncated-faiss", "bad-manifest", "bad-passages", "truncated-sentences", "empty-sentences", "zip-sentences",
-         "newer-format"],
+    ids=["truncated-faiss", "missing-faiss", "bad-manifest", "missing-manifest", "other-dimension", "bad-passages",
+         "missing-passages", "hand-edited-passages", "truncated-sentences", "empty-sentences", "zip-sentences",
+         "pickled-sentences", "pickled-bm25", "bad-bm25", "newer-format", "dangling-current"],
 )
 def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus, damage, message):
     seeds, index = corpus
@@ -202,6 +234,7 @@ def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus
     with pytest.raises(IndexCorruptError, match=message) as info:
         retrieve("bees", index_dir=index)
     assert "qa index --rebuild" in str(info.value) and str(index) in str(info.value)
+    assert not MARKER.exists(), "a file in the index was unpickled"
     # The fix it names works.
     assert build_index(seeds, index, rebuild=True).passages == 4
     _engines.clear()
@@ -295,3 +328,30 @@ def test_a_stale_index_brought_up_to_date_names_each_skipped_file_once(corpus, c
     assert retrieve("How do glaciers shape valleys?", k=1, index_dir=index)[0].source == "glaciers.txt"
     err = capsys.readouterr().err
     assert "1 new file" in err and err.count("skipped photo.jpg") == 1, err
+
+
+def test_a_second_qa_index_waits_for_the_build_holding_the_lock_and_says_so(corpus):
+    """This process holds the build lock as a running build does; a real `qa index` must wait."""
+    import fcntl
+
+    seeds, index = corpus
+    build_index(seeds, index)
+    write(seeds, "glaciers.txt", PARAGRAPHS[3])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    with (index / ".lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        second = subprocess.Popen(
+            [sys.executable, "-m", "qa", "index", "--seeds", str(seeds), "--index", str(index)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        )
+        try:
+            said = second.stderr.readline()
+            assert "another qa is building the index" in said and "waiting" in said, said
+            assert second.poll() is None  # still waiting, nothing written meanwhile
+            assert {p.source for p in open_index(index).passages} == {"bees.txt", "notes/bread.md"}
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    assert "index updated" in out and "Traceback" not in err
+    assert {p.source for p in open_index(index).passages} == {"bees.txt", "notes/bread.md", "glaciers.txt"}
