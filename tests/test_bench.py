@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from bench.corpus import docstrings, write_stdlib_corpus
 from bench.measure import percentile
+from tests.conftest import REPO
 
 SOURCE = '''"""Tools for bees."""
 
@@ -47,3 +52,17 @@ def test_percentiles_are_nearest_rank():
     values = [float(v) for v in range(1, 101)]
     assert (percentile(values, 50), percentile(values, 95), percentile(values, 100)) == (50.0, 95.0, 100.0)
     assert percentile([3.0], 95) == 3.0
+
+
+def test_the_soak_asks_in_one_process_and_reports_memory_and_latency(seed_index, tmp_path):
+    out = tmp_path / "soak.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--calls", "100", "--index", str(seed_index), "--json", str(out)],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )
+    figures = json.loads(out.read_text())
+    assert figures["calls"] == 100 and len(figures["rss_mb"]) == 11 and figures["questions"] >= 45  # the seed questions at least
+    assert all(r > 100 for r in figures["rss_mb"])  # the model alone is hundreds of MB
+    assert figures["p95_first_ms"] > 0 and figures["p95_last_ms"] > 0
+    assert result.returncode == (0 if figures["ok"] else 1), result.stderr
+    assert "RSS" in result.stdout and "p95" in result.stdout
