@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from qa.chunking import sentence_spans
 from qa.lexical import tokenize
 from qa.model import Embedder
-from qa.types import Passage, Sentence
+from qa.types import MAX_QUESTION_CHARS, Passage, Sentence
 
 LEXICAL_WEIGHT = 0.3
 
@@ -19,6 +19,7 @@ def best_sentence(embedder: Embedder, question: str, passages: Sequence[Passage]
     question's words they contain. For a follow-up, pass the question joined to the one
     before it.
     """
+    question = question[:MAX_QUESTION_CHARS]
     candidates: list[tuple[Passage, int, int]] = []
     for passage in passages[:1]:
         for start, end in sentence_spans(passage.text):

@@ -29,7 +29,7 @@ from qa.index import OpenIndex, Progress, build_index, current_generation, open_
 from qa.manifest import read_manifest
 from qa.model import Embedder, get_embedder, resolve_model_info
 from qa.notices import notice, warn
-from qa.types import Passage
+from qa.types import MAX_QUESTION_CHARS, Passage
 
 DENSE_WEIGHT = 0.6
 PASSAGE_WEIGHT = 0.6
@@ -48,9 +48,6 @@ ANAPHORS = frozenset(
     "it its they them their theirs this that these those he him his she her hers there then".split()
 )
 CANDIDATES = 50
-# Characters of a question that are read: the model reads 256 word pieces at most, and a
-# megabyte of text must not stall tokenisation.
-MAX_QUESTION_CHARS = 4000
 
 
 @dataclass(frozen=True)

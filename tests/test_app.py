@@ -296,3 +296,66 @@ async def test_quitting_during_a_reindex_leaves_the_old_index_in_service(tmp_pat
         app.exit()
     assert (index / "CURRENT").read_text(encoding="utf-8") == served
     assert [p.name for p in index.iterdir() if p.is_dir()] == [served.strip()]
+
+
+@in_loop
+async def test_the_app_answers_from_the_old_index_during_a_reindex_and_switches_when_it_is_complete(tmp_path):
+    seeds, index = letter_index(tmp_path)
+    served = (index / "CURRENT").read_text(encoding="utf-8")
+    app = QAApp(index, history_path=tmp_path / "h.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        letter = (SEEDS / LETTER).read_text(encoding="utf-8")
+        for number in range(20):  # enough new text that embedding it takes seconds
+            (seeds / f"copy-{number}.txt").write_text(letter.replace("\n", f" (copy {number})\n"), encoding="utf-8")
+        (seeds / "otters.md").write_text("# Otters\n\nSea otters hold hands while they sleep.\n", encoding="utf-8")
+        app.query_one("#question").value = "/reindex"
+        await pilot.press("enter")
+        await until(pilot, lambda: "texts embedded" in plain(app.query_one("#status-text")))
+
+        def reindexing() -> bool:
+            return any(w.group == "reindex" and w.is_running for w in app.workers)
+
+        answer = await ask(pilot, "Who took part in the listening project?")
+        assert reindexing() and (index / "CURRENT").read_text(encoding="utf-8") == served
+        assert answer.has_class("found")
+        assert answer.query(CitationLink).first().passage.source == LETTER
+        otters = await ask(pilot, "What do sea otters do while they sleep?")
+        assert reindexing() and not otters.has_class("found")  # the new document is not served half-built
+
+        await until(pilot, lambda: not reindexing(), timeout=600)
+        assert "Index updated: 22 files" in transcript(app) and app.sub_title.startswith("22 documents")
+        otters = await ask(pilot, "What do sea otters do while they sleep?")
+        assert otters.query(CitationLink).first().passage.source == "otters.md"
+
+
+@in_loop
+async def test_a_failure_while_answering_is_a_message_and_the_app_answers_again_once_mended(tmp_path):
+    seeds, index = letter_index(tmp_path)
+    current = index / "CURRENT"
+    served = current.read_text(encoding="utf-8")
+    app = QAApp(index, history_path=tmp_path / "h.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        current.write_text("gen-0\n", encoding="utf-8")  # the index vanishes from under the app
+        assert await ask(pilot, "Who signed the letter?") is None
+        error = plain(app.query("NoteMessage.error").last())
+        assert error.startswith("Could not answer:") and "manifest is missing" in error and "--rebuild" in error
+        assert app.is_running and app.ready
+        current.write_text(served, encoding="utf-8")
+        answer = await ask(pilot, "Who signed the letter?")
+        assert answer is not None and answer.has_class("found")
+
+
+@in_loop
+async def test_a_pasted_megabyte_question_is_answered_and_shown_cut_short(app):
+    question = "Who took part in the listening project? " + "and more words " * 70_000
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        began = time.monotonic()
+        answer = await ask(pilot, question)
+        assert time.monotonic() - began < 60
+        assert answer.has_class("found")
+        assert answer.query(CitationLink).first().passage.line_start == letter_line("aged 14-24")
+        shown = plain(app.query(QuestionMessage).last())
+        assert len(shown) < 1000 and f"{len(question):,} characters" in shown

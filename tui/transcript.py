@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import Collapsible, Static
 
 from qa.lexical import matched_spans
-from qa.types import NOT_FOUND, Passage, Reply
+from qa.types import MAX_QUESTION_CHARS, NOT_FOUND, Passage, Reply
 from tui.text import emphasised, literal, one_line
 
 NOT_FOUND_HINT = "Nothing in them is close enough to answer it. Try other words, or ask about something they cover."
@@ -37,11 +37,21 @@ def passage_content(passage: Passage, reply: Reply) -> Content:
     return content
 
 
+# A question longer than this is shown cut short (a paste of a whole file would fill
+# the transcript and cost seconds to lay out); search reads MAX_QUESTION_CHARS of it.
+SHOWN_QUESTION_CHARS = 500
+
+
 class QuestionMessage(Static):
-    """A question as the person typed it."""
+    """A question as the person typed it (the start of it, if it is very long)."""
 
     def __init__(self, question: str) -> None:
-        super().__init__(Content.assemble(("› ", "bold"), literal(question)))
+        shown = literal(question[:SHOWN_QUESTION_CHARS])
+        if len(question) > SHOWN_QUESTION_CHARS:
+            shown = Content.assemble(
+                shown, (f" … ({len(question):,} characters; the first {MAX_QUESTION_CHARS:,} are read)", "italic")
+            )
+        super().__init__(Content.assemble(("› ", "bold"), shown))
 
 
 class NoteMessage(Static):
