@@ -48,6 +48,9 @@ ANAPHORS = frozenset(
     "it its they them their theirs this that these those he him his she her hers there then".split()
 )
 CANDIDATES = 50
+# Characters of the question before a follow-up that are read with it: more than any
+# real question, few enough to leave the follow-up within the model's 256 word pieces.
+CONTEXT_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -242,7 +245,7 @@ def rank(
     bar = MIN_SCORE if min_score is None else float(min_score)
     engine = get_engine(index_dir)
     context = [h.strip() for h in history if isinstance(h, str) and h.strip()][-1:]
-    texts = [question, f"{context[-1]} {question}"] if context else [question]
+    texts = [question, joined_question(context[-1], question)] if context else [question]
     own, *in_context = engine.scores(texts, dense_weight)
     if not in_context:
         best = _top(engine, own.fused, k)
@@ -257,6 +260,15 @@ def rank(
     best = _top(engine, combined, k)
     relevant = own.relevant(bar) or (refers_back(question) and max(joined.strength.values(), default=0.0) >= bar)
     return (best, []) if relevant else ([], best)
+
+
+def joined_question(previous: str, question: str) -> str:
+    """A follow-up as it is read in context: the question before it, then itself.
+
+    The question before contributes its first CONTEXT_CHARS only, so that after a pasted
+    page the follow-up itself is still within what the model and search read.
+    """
+    return f"{previous[:CONTEXT_CHARS]} {question}"
 
 
 def refers_back(question: str) -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 NOT_FOUND = "That isn't in these documents."
+"""What every front-end says when a question is not answered by the documents."""
+
 # Characters of a question that are read: the model reads 256 word pieces at most, and a
 # megabyte of pasted text must not stall tokenisation.
 MAX_QUESTION_CHARS = 4000
-"""What every front-end says when a question is not answered by the documents."""
 
 
 def _citation(source: str, line_start: int, line_end: int) -> str:

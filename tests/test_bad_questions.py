@@ -73,3 +73,14 @@ def test_any_unicode_question_returns_cited_exact_passages_or_a_clear_error(seed
         assert p.line_start == text.count("\n", 0, p.start) + 1
     if min_score == 0.0:
         assert len(found) == min(k, len(open_index(seed_index).passages))
+
+
+def test_a_follow_up_after_a_pasted_page_is_still_read(seed_index):
+    """The question before a follow-up is read only in part, so the follow-up's words count."""
+    from qa import Chat
+
+    chat = Chat(seed_index)
+    chat.ask("Who took part in the listening project? " + "Some pasted text. " * 5_000)
+    reply = chat.ask("Which charity benefited from the #isolationgames?")
+    assert reply.found and "British Red Cross" in reply.passages[0].text
+    assert reply.answer is not None and "British Red Cross" in reply.answer.text
