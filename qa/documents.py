@@ -105,29 +105,29 @@ def find_documents(seeds_dir: Path, *, on_skip: Callable[[str], None] = warn) ->
     while pending:
         here = pending.pop()
         try:
-            with os.scandir(here) as entries:
-                names = sorted(entry.name for entry in entries)
+            with os.scandir(here) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as e:
-            on_skip(f"skipped {_relative(here, root) or '.'}: {e.strerror}")
+            on_skip(f"skipped {_relative(here, root)}: {e.strerror}")
             continue
-        for name in names:
-            path = here / name
+        folders = []
+        for entry in entries:
+            path = here / entry.name
             try:
-                is_folder = path.is_dir() and not path.is_symlink()
-            except OSError as e:
-                on_skip(f"skipped {_relative(path, root)}: {e.strerror}")
-                continue
-            if not is_folder:
-                if path.is_symlink() and path.is_dir():
-                    on_skip(f"skipped {_relative(path, root)}: symlinked folders are not followed")
-                    continue
-                entry = _document_file(path, root, on_skip)
-                if entry is not None:
-                    found.append(entry)
-            elif name.startswith("."):
+                is_folder = entry.is_dir()  # follows a symlink, as the checks below need
+            except OSError:
+                is_folder = False
+            if is_folder and entry.name.startswith("."):
                 on_skip(f"skipped hidden folder {_relative(path, root)}")
+            elif is_folder and entry.is_symlink():
+                on_skip(f"skipped {_relative(path, root)}: symlinked folders are not followed")
+            elif is_folder:
+                folders.append(path)
             else:
-                pending.append(path)
+                document = _document_file(path, root, on_skip)
+                if document is not None:
+                    found.append(document)
+        pending.extend(reversed(folders))  # popped in name order, so warnings come in order
     return sorted(found, key=lambda f: f.source)
 
 

@@ -45,9 +45,9 @@ def one_line(text: str, *, exact: bool = False) -> str:
 
 def notice(message: str) -> None:
     """Tell the user something worth one line (an index update, a skipped file)."""
-    logger.info(one_line(message))
+    logger.info(one_line(message, exact=True))
 
 
 def warn(message: str) -> None:
     """Tell the user about something that went wrong but did not stop the work."""
-    logger.warning(one_line(message))
+    logger.warning(one_line(message, exact=True))
