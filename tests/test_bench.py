@@ -60,6 +60,7 @@ def test_the_soak_asks_in_one_process_and_reports_memory_and_latency(seed_index,
         [sys.executable, "-m", "bench.soak", "--calls", "100", "--index", str(seed_index), "--json", str(out)],
         capture_output=True, text=True, cwd=REPO, timeout=600,
     )
+    assert result.returncode in (0, 1), result.stderr  # 1: outside a limit, which a noisy machine may be
     figures = json.loads(out.read_text())
     assert figures["calls"] == 100 and len(figures["rss_mb"]) == 11 and figures["questions"] >= 45  # the seed questions at least
     assert all(r > 100 for r in figures["rss_mb"])  # the model alone is hundreds of MB

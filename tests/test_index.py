@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -121,8 +123,11 @@ def test_an_index_of_the_older_format_gains_sentences_without_re_embedding_passa
 def test_touching_a_file_without_changing_it_embeds_nothing(corpus):
     seeds, index = corpus
     build_index(seeds, index)
+    checksum = open_index(index).manifest.passages_sha256
     os.utime(seeds / "bees.txt", ns=(1, 1))
     assert build_index(seeds, index).embedded == 0
+    # The manifest was rewritten with the new timestamp, and still vouches for the passages.
+    assert checksum and open_index(index).manifest.passages_sha256 == checksum
 
 
 def test_skipped_files_are_named_and_indexing_finishes(tmp_path, embedder, capsys):
@@ -191,6 +196,20 @@ def _pickled_npy(path: Path) -> None:
     np.save(path, np.array([_Payload()], dtype=object), allow_pickle=True)
 
 
+def _unchecked(generation: Path, edit) -> None:
+    """Drop the manifest's checksum of passages.jsonl, then edit it: the checks line by line must catch it."""
+    manifest = json.loads((generation / "manifest.json").read_text())
+    del manifest["passages_sha256"]
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+    edit()
+
+
+def _shift_offsets(path: Path) -> None:
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    lines[0]["end"] += 3
+    path.write_text("".join(json.dumps(d) + "\n" for d in lines), encoding="utf-8")
+
+
 def _same_length_edit(path: Path) -> None:
     """A hand edit that keeps every offset consistent: only a checksum can see it."""
     text = path.read_text(encoding="utf-8")
@@ -207,7 +226,8 @@ def _same_length_edit(path: Path) -> None:
         (lambda g: (g / "manifest.json").unlink(), "manifest is missing"),
         (lambda g: (g / "manifest.json").write_text((g / "manifest.json").read_text().replace('"dim": 384', '"dim": 768')),
          "dimension 384, the manifest says 4 of dimension 768"),
-        (lambda g: (g / "passages.jsonl").write_text('{"source": 1}\n'), "passage"),
+        (lambda g: _unchecked(g, lambda: (g / "passages.jsonl").write_text('{"source": 1}\n')), "line 1 is not a valid passage"),
+        (lambda g: _unchecked(g, lambda: _shift_offsets(g / "passages.jsonl")), "line 1 has offsets that do not fit"),
         (lambda g: (g / "passages.jsonl").unlink(), "passages file is missing"),
         (lambda g: _same_length_edit(g / "passages.jsonl"), "changed after qa wrote it"),
         (lambda g: (g / "sentences.npy").write_bytes((g / "sentences.npy").read_bytes()[:200]), "sentence vectors"),
@@ -220,7 +240,7 @@ def _same_length_edit(path: Path) -> None:
             re.sub(r'"format_version": \d+', '"format_version": 99', (g / "manifest.json").read_text())), "newer qa"),
         (lambda g: (g.parent / CURRENT).write_text("gen-0\n"), "manifest is missing"),
     ],
-    ids=["truncated-faiss", "missing-faiss", "bad-manifest", "missing-manifest", "other-dimension", "bad-passages",
+    ids=["truncated-faiss", "missing-faiss", "bad-manifest", "missing-manifest", "other-dimension", "bad-passages", "bad-offsets",
          "missing-passages", "hand-edited-passages", "truncated-sentences", "empty-sentences", "zip-sentences",
          "pickled-sentences", "pickled-bm25", "bad-bm25", "newer-format", "dangling-current"],
 )
@@ -344,14 +364,24 @@ def test_a_second_qa_index_waits_for_the_build_holding_the_lock_and_says_so(corp
             [sys.executable, "-m", "qa", "index", "--seeds", str(seeds), "--index", str(index)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
         )
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in second.stderr], daemon=True).start()
         try:
-            said = second.stderr.readline()
-            assert "another qa is building the index" in said and "waiting" in said, said
+            said = ""
+            while "another qa is building the index" not in said:
+                said = lines.get(timeout=120)  # the notice, after any start-up chatter
+            assert "waiting" in said
             assert second.poll() is None  # still waiting, nothing written meanwhile
             assert {p.source for p in open_index(index).passages} == {"bees.txt", "notes/bread.md"}
+        except BaseException:
+            second.kill()
+            raise
         finally:
             fcntl.flock(held, fcntl.LOCK_UN)
-    out, err = second.communicate(timeout=300)
-    assert second.returncode == 0, err
-    assert "index updated" in out and "Traceback" not in err
+    assert second.wait(timeout=300) == 0
+    out = second.stdout.read()
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert "index updated" in out and "Traceback" not in "".join(rest)
     assert {p.source for p in open_index(index).passages} == {"bees.txt", "notes/bread.md", "glaciers.txt"}
