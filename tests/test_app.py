@@ -371,4 +371,6 @@ async def test_a_pasted_megabyte_question_is_answered_and_shown_cut_short(app):
         assert answer.has_class("found")
         assert answer.query(CitationLink).first().passage.line_start == letter_line("aged 14-24")
         shown = plain(app.query(QuestionMessage).last())
-        assert len(shown) < 1000 and f"{len(question):,} characters" in shown
+        assert len(shown) < 1000 and f"({len(question):,} characters; the first 4,000 are read)" in shown
+        await ask(pilot, "Who took part in the listening project? " + "and more " * 100)
+        assert plain(app.query(QuestionMessage).last()).endswith(" … (940 characters)")  # all of it is read

@@ -48,9 +48,8 @@ class QuestionMessage(Static):
     def __init__(self, question: str) -> None:
         shown = literal(question[:SHOWN_QUESTION_CHARS])
         if len(question) > SHOWN_QUESTION_CHARS:
-            shown = Content.assemble(
-                shown, (f" … ({len(question):,} characters; the first {MAX_QUESTION_CHARS:,} are read)", "italic")
-            )
+            read = f"; the first {MAX_QUESTION_CHARS:,} are read" if len(question) > MAX_QUESTION_CHARS else ""
+            shown = Content.assemble(shown, (f" … ({len(question):,} characters{read})", "italic"))
         super().__init__(Content.assemble(("› ", "bold"), shown))
 
 
