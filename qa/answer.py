@@ -1,33 +1,39 @@
-"""Picking the sentence that best answers a question from the top passages."""
+"""Picking the sentence that best answers a question from the top passage."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from qa.chunking import sentence_spans
 from qa.lexical import tokenize
-from qa.model import Embedder
+from qa.markdown import clean_inline
 from qa.types import MAX_QUESTION_CHARS, Passage, Sentence
+
+if TYPE_CHECKING:
+    from qa.search import Engine
 
 LEXICAL_WEIGHT = 0.3
 
 
-def best_sentence(embedder: Embedder, question: str, passages: Sequence[Passage]) -> Sentence | None:
-    """The sentence of the best passage closest to the question, with offsets in its document.
+def best_sentence(engine: Engine, question: str, passages: Sequence[Passage]) -> Sentence | None:
+    """The unit of the best passage closest to the question, with offsets in its document.
 
-    Sentences are scored by cosine similarity to the question plus the share of the
-    question's words they contain. For a follow-up, pass the question joined to the one
-    before it.
+    Units are the passage's sentences (across hard-wrapped lines), table rows and code
+    blocks; headings and markup never are. Prose is preferred: code is the answer only
+    in a passage of nothing else. Units are scored by cosine similarity to the question
+    plus the share of the question's words they contain. For a follow-up, pass the
+    question joined to the one before it.
     """
-    question = question[:MAX_QUESTION_CHARS]
-    candidates: list[tuple[Passage, int, int]] = []
-    for passage in passages[:1]:
-        for start, end in sentence_spans(passage.text):
-            candidates.append((passage, start, end))
+    if not passages:
+        return None
+    passage = passages[0]
+    units = engine.units(passage)
+    candidates = [(s, e) for s, e, code in units if not code] or [(s, e) for s, e, _ in units]
     if not candidates:
         return None
-    texts = [p.text[s:e] for p, s, e in candidates]
-    vectors = embedder.encode([question, *texts])
+    question = question[:MAX_QUESTION_CHARS]
+    texts = [passage.text[s:e] for s, e in candidates]
+    vectors = engine.embedder.encode([question, *(clean_inline(t) or t for t in texts)])
     cosine = vectors[1:] @ vectors[0]
     words = set(tokenize(question))
     best, best_score = 0, float("-inf")
@@ -36,7 +42,7 @@ def best_sentence(embedder: Embedder, question: str, passages: Sequence[Passage]
         score = float(cosine[i]) + LEXICAL_WEIGHT * overlap
         if score > best_score:
             best, best_score = i, score
-    passage, start, end = candidates[best]
+    start, end = candidates[best]
     line = passage.line_start + passage.text.count("\n", 0, start)
     return Sentence(
         texts[best], passage.source, passage.start + start, passage.start + end,

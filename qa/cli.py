@@ -37,7 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="measure retrieval on a JSONL file of questions")
     evaluate.add_argument("questions", metavar="QUESTIONS.jsonl")
     evaluate.add_argument("-k", type=int, default=3, help="passages per question (default 3)")
-    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.add_argument("--json", action="store_true", help="print JSON (every miss with all its citations)")
+    evaluate.add_argument(
+        "--baseline", action="store_true",
+        help="also measure a naive index of the same documents (sections between headings, no other structure)",
+    )
     _common(evaluate, argparse.SUPPRESS)
 
     chat = commands.add_parser("chat", help="a conversation in the terminal (the default)")
@@ -90,18 +94,21 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def reply_json(reply: Reply) -> dict[str, object]:
-    """A reply as plain JSON data: question, found, answer and passages, each with its citation."""
+    """A reply as plain JSON data: question, found, answer and passages, each with its
+    citation and section; `nearby` holds the closest passages that did not clear the
+    relevance bar, each marked `"relevant": false`."""
     answer = None if reply.answer is None else {**asdict(reply.answer), "citation": reply.answer.citation}
     return {
         "question": reply.question,
         "found": reply.found,
         "answer": answer,
-        "passages": [_passage_json(p) for p in reply.passages],
+        "passages": [_passage_json(p, relevant=True) for p in reply.passages],
+        "nearby": [_passage_json(p, relevant=False) for p in reply.nearby],
     }
 
 
-def _passage_json(p: Passage) -> dict[str, object]:
-    return {**asdict(p), "citation": p.citation}
+def _passage_json(p: Passage, *, relevant: bool) -> dict[str, object]:
+    return {**asdict(p), "citation": p.citation, "section": p.section, "relevant": relevant}
 
 
 def format_reply(reply: Reply) -> str:
@@ -115,7 +122,8 @@ def format_reply(reply: Reply) -> str:
     if reply.answer is not None:
         lines += [f"{one_line(reply.answer.text)}  [{one_line(reply.answer.citation, exact=True)}]", ""]
     for i, p in enumerate(reply.passages, 1):
-        lines.append(f"[{i}] {one_line(p.citation, exact=True)}  (score {p.score:.2f})")
+        section = f"  {one_line(p.section)}" if p.section else ""
+        lines.append(f"[{i}] {one_line(p.citation, exact=True)}{section}  (score {p.score:.2f})")
         lines.append(f"    {one_line(p.text)}")
     return "\n".join(lines)
 
@@ -137,7 +145,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     questions = load_questions(args.questions)
     _prepare(args)
-    report = evaluate(questions, args.k, index_dir=args.index)
+    report = evaluate(questions, args.k, index_dir=args.index, naive_baseline=args.baseline)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
         return 0
@@ -148,8 +156,13 @@ def _eval(args: argparse.Namespace) -> int:
     for name, f in rows:
         print(f"{name:<14}{f['questions']:>5}{_pct(f['hit@1'])}{_pct(f['hit@k'])}{_pct(f['mrr'])}{_pct(f['abstention'], 9)}")
     print(f"\nanswerable questions, hit@1 / hit@{k}: the hybrid as shipped, each side alone without abstention")
-    for name, f in [("hybrid", report.overall), *report.baselines.items()]:
+    for name, f in [("hybrid", report.overall), *((n, f) for n, f in report.baselines.items() if n != "naive")]:
         print(f"  {name:<8}{_pct(f['hit@1'])}{_pct(f['hit@k'])}")
+    naive = report.baselines.get("naive")
+    if naive is not None:
+        print(f"\nnaive baseline, as shipped but cut into sections between headings, no other structure:\n"
+              f"  hit@1 {_pct(naive['hit@1'], 0)}, hit@{k} {_pct(naive['hit@k'], 0)}, abstention {_pct(naive['abstention'], 0)}, "
+              f"in-scope abstained on {naive['wrongly_abstained']}, out-of-scope answered {naive['wrongly_answered']}")
     print(f"\nin-scope questions abstained on: {report.overall['wrongly_abstained']}; "
           f"out-of-scope questions answered: {report.overall['wrongly_answered']}")
     return 0

@@ -1,9 +1,10 @@
 """Measuring retrieval on a file of questions: hit@1, hit@k, MRR and abstention, per kind.
 
 One question per line: {"q", "expect": str | [str] | null, "kind", "history": [...]}.
-A returned passage is a hit when it contains an expected string (case-insensitive), or,
-where the line gives "source" and "spans" (character offsets of the answer), when it
-comes from that file and overlaps a span: the strict rule. `expect: null` means the
+A returned passage is a hit when it contains an expected string (case and runs of
+whitespace ignored) and, where the line gives "source", comes from that file; where the
+line gives "source" and "spans" (character offsets of the answer), when it comes from
+that file and overlaps a span: the strict rule. `expect: null` means the
 documents do not answer and the bot must return nothing.
 """
 
@@ -20,6 +21,7 @@ from qa.search import rank
 from qa.types import Passage
 
 MODES = {"hybrid": None, "dense": 1.0, "bm25": 0.0}
+NAIVE_BASELINE = "naive-baseline"  # the folder, inside an index folder, of its naive baseline
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,18 @@ class Question:
     spans: tuple[tuple[int, int], ...] = ()
 
     def is_hit(self, passage: Passage) -> bool:
-        """Whether `passage` holds the expected answer."""
+        """Whether `passage` holds the expected answer (from `source`, when the line names one)."""
         if self.spans:
             return passage.source == self.source and any(passage.start < e and s < passage.end for s, e in self.spans)
-        text = passage.text.casefold()
-        return any(x.casefold() in text for x in self.expect or ())
+        if self.source is not None and passage.source != self.source:
+            return False
+        text = _collapsed(passage.text)
+        return any(_collapsed(x) in text for x in self.expect or ())
+
+
+def _collapsed(text: str) -> str:
+    """Case and runs of whitespace ignored, so an answer across a hard line wrap still matches."""
+    return " ".join(text.casefold().split())
 
 
 def load_questions(path: str | Path) -> list[Question]:
@@ -124,29 +133,44 @@ class Report:
     misses: list[dict[str, Any]] = field(default_factory=list)
 
 
-def evaluate(questions: Sequence[Question], k: int = 3, *, index_dir: str | Path | None = None) -> Report:
+def evaluate(
+    questions: Sequence[Question], k: int = 3, *, index_dir: str | Path | None = None, naive_baseline: bool = False
+) -> Report:
     """Ask every question and score the answers.
 
     The hybrid runs as shipped (with abstention). Dense-only and BM25-only run on the
-    answerable questions without abstention, as baselines for the fusion.
+    answerable questions without abstention, as baselines for the fusion. With
+    `naive_baseline`, the same questions are also asked, as shipped, of an index of the
+    same documents cut the naive way (sections between headings, no other structure),
+    built once into the user's cache: the baseline for passages that follow structure.
     """
     overall, kinds = Tally(), {}
-    baselines = {mode: Tally() for mode in MODES if mode != "hybrid"}
+    baselines: dict[str, Tally] = {mode: Tally() for mode in MODES if mode != "hybrid"}
     misses = []
     for question in questions:
         found, _ = rank(question.q, k, history=question.history, index_dir=index_dir)
         overall.add(question, found)
         kinds.setdefault(question.kind, Tally()).add(question, found)
         if (question.expect is None) == bool(found) or (found and not question.is_hit(found[0])):
-            misses.append({"q": question.q, "kind": question.kind, "got": [p.citation for p in found[:1]]})
+            misses.append({"q": question.q, "kind": question.kind, "expect": question.expect, "got": [p.citation for p in found]})
         if question.expect is not None:
             for mode, tally in baselines.items():
                 tally.add(question, rank(question.q, k, history=question.history, index_dir=index_dir,
                                          min_score=0, dense_weight=MODES[mode])[0])
-    return Report(
-        k,
-        overall.figures(),
-        {kind: t.figures() for kind, t in sorted(kinds.items())},
-        {mode: t.figures() for mode, t in baselines.items()},
-        misses,
-    )
+    figures = {mode: t.figures() for mode, t in baselines.items()}
+    if naive_baseline:
+        figures["naive"] = evaluate(questions, k, index_dir=_naive_index(index_dir)).overall
+    return Report(k, overall.figures(), {kind: t.figures() for kind, t in sorted(kinds.items())}, figures, misses)
+
+
+def _naive_index(index_dir: str | Path | None) -> Path:
+    """The naive baseline's index of the documents `index_dir` was built from, kept inside
+    that index folder (`naive-baseline/`) and brought up to date."""
+    from qa.config import resolve_index_dir
+    from qa.index import build_index
+    from qa.search import get_engine
+
+    seeds = Path(get_engine(index_dir).index.manifest.seeds_dir)
+    folder = resolve_index_dir(index_dir) / NAIVE_BASELINE
+    build_index(seeds, folder, naive=True)
+    return folder

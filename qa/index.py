@@ -23,14 +23,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.chunking import UNWRAPPED_LINE, sentence_spans, split_passages
+from qa.chunking import TARGET_TOKENS, UNWRAPPED_LINE, embedding_prefix, split_passages
+from qa.markdown import clean_inline
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
 from qa.documents import UnreadableDocument, find_documents, load_document, read_bytes
 from qa.errors import IndexCorruptError, SeedsError
 from qa.lexical import LexicalIndex
 from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, read_manifest
-from qa.model import ModelInfo, get_embedder, resolve_model_info
+from qa.model import Embedder, ModelInfo, get_embedder, resolve_model_info
 from qa.notices import notice, warn
+from qa.refusal import calibrated
 from qa.types import IndexStats
 
 if TYPE_CHECKING:
@@ -43,7 +45,11 @@ VECTORS = "vectors.faiss"
 SENTENCES = "sentences.npy"
 LEXICAL = "bm25"
 LOCK = ".lock"
-CHUNKER_VERSION = 1
+# 2: Markdown by its structure (sections, blocks, markup left out), sentences by sentencex.
+CHUNKER_VERSION = 2
+# The heading path counts this many times in a passage's BM25 document: a question that
+# names a section's subject should find the section. Calibrated in the README, "Scores".
+HEADING_WEIGHT = 1
 # Exact search costs about 0.13 ms per thousand passages here (one thread): beyond 50k it
 # nears half the time of encoding the question, and a graph index takes over. Its settings
 # hold recall@10 at 0.99 against exact search even for questions the corpus does not
@@ -65,6 +71,10 @@ class PassageRecord:
     text: str
     page: int | None = None
     sentences: int = 0  # rows of sentences.npy that belong to this passage
+    headings: tuple[str, ...] = ()  # the path of headings above the passage
+    clean: str | None = None  # what is embedded and indexed, when it differs from `text`
+    # Sentences, table rows and code blocks: (start, end, is_code) within `text`.
+    units: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass
@@ -125,10 +135,16 @@ def read_passages(folder: Path, manifest: Manifest) -> list[PassageRecord]:
                 str(d["source"]), int(d["start"]), int(d["end"]), int(d["line_start"]),
                 int(d["line_end"]), str(d["text"]), None if d.get("page") is None else int(d["page"]),
                 int(d.get("sentences", 0)),
+                tuple(str(h) for h in d.get("headings") or ()),
+                None if d.get("clean") is None else str(d["clean"]),
+                tuple((int(u[0]), int(u[1]), int(u[2])) for u in d.get("units") or ()),
             )
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, IndexError) as e:
             raise IndexCorruptError(path, f"line {number} is not a valid passage ({e})") from None
-        if record.end - record.start != len(record.text) or record.line_start > record.line_end or record.sentences < 0:
+        if (
+            record.end - record.start != len(record.text) or record.line_start > record.line_end or record.sentences < 0
+            or any(not 0 <= s < e <= len(record.text) for s, e, _ in record.units)
+        ):
             raise IndexCorruptError(path, f"line {number} has offsets that do not fit its text")
         records.append(record)
     if len(records) != manifest.passages:
@@ -146,6 +162,15 @@ def open_index(index_dir: Path) -> OpenIndex:
     folder = current_generation(index_dir)
     if folder is None:
         raise FileNotFoundError(index_dir / CURRENT)
+    return open_generation(folder)
+
+
+def open_generation(folder: Path) -> OpenIndex:
+    """Load one generation folder, checking every file against its manifest.
+
+    Raises:
+        IndexCorruptError: a file is missing, damaged or disagrees with the manifest.
+    """
     manifest = read_manifest(folder)
     passages = read_passages(folder, manifest)
     vectors = _read_vectors(folder / VECTORS)
@@ -234,6 +259,8 @@ def stale_reasons(manifest: Manifest, seeds_dir: Path, model: ModelInfo) -> list
         reasons.append(f"it was built from {manifest.seeds_dir}")
     if manifest.format_version < FORMAT_VERSION:
         reasons.append("it was built by an older qa")
+    if not calibrated(manifest.refusal):
+        reasons.append("its relevance bar is not calibrated for this qa")
     if reasons:
         return reasons
     # The build that follows walks the folder again and names what it skips; once is enough.
@@ -264,17 +291,24 @@ def _same_file(path: Path, size: int, mtime_ns: int, record: FileRecord) -> bool
 # ---------------------------------------------------------------- building
 
 
-def chunk_settings(max_tokens: int | None) -> dict[str, Any]:
+def chunk_settings(max_tokens: int | None, *, naive: bool = False) -> dict[str, Any]:
     """The chunking settings recorded in the manifest (max_tokens comes from the model)."""
-    settings: dict[str, Any] = {"chunker": CHUNKER_VERSION, "unwrapped_line": UNWRAPPED_LINE, "overlap_sentences": 1}
+    settings: dict[str, Any] = {
+        "chunker": CHUNKER_VERSION, "unwrapped_line": UNWRAPPED_LINE, "overlap_sentences": 1,
+        "target_tokens": TARGET_TOKENS, "heading_weight": HEADING_WEIGHT,
+    }
+    if naive:
+        settings["naive"] = True
     if max_tokens is not None:
         settings["max_tokens"] = max_tokens
     return settings
 
 
 def same_chunking(recorded: dict[str, Any]) -> bool:
-    """Whether passages recorded with these settings are what this qa would cut now."""
-    return {k: v for k, v in recorded.items() if k != "max_tokens"} == chunk_settings(None)
+    """Whether passages recorded with these settings are what this qa would cut now
+    (a baseline index, built with `naive=True`, is judged as one)."""
+    naive = recorded.get("naive") is True
+    return {k: v for k, v in recorded.items() if k != "max_tokens"} == chunk_settings(None, naive=naive)
 
 
 def _sha256(data: bytes) -> str:
@@ -288,6 +322,7 @@ def build_index(
     model: str | None = None,
     progress: bool | Progress = False,
     rebuild: bool = False,
+    naive: bool = False,
 ) -> IndexStats:
     """Build or bring up to date the index of the documents in `seeds_dir`.
 
@@ -303,6 +338,8 @@ def build_index(
         progress: True draws a bar on stderr; a callable gets (done, total) texts embedded
             (passages and their sentences).
         rebuild: embed everything again, reusing nothing.
+        naive: cut Markdown into plain sections between headings, no other structure:
+            the baseline that `qa eval --baseline` measures the shipped chunker against.
 
     Returns:
         IndexStats with files, passages, embedded-now and reused counts, and seconds.
@@ -324,7 +361,7 @@ def build_index(
         seeds_path = _seeds_for(seeds_dir, previous)
         info = resolve_model_info(resolve_model(model) or (previous.manifest.model_path if previous else None))
         on_progress = _progress_bar() if progress is True else (progress or None)
-        return _build(seeds_path, index_path, info, previous, on_progress, rebuild, began)
+        return _build(seeds_path, index_path, info, previous, on_progress, rebuild, began, naive)
 
 
 def _seeds_for(seeds_dir: str | os.PathLike[str] | None, previous: OpenIndex | None) -> Path:
@@ -356,6 +393,7 @@ def _build(
     on_progress: Progress | None,
     rebuild: bool,
     began: float,
+    naive: bool = False,
 ) -> IndexStats:
     files = find_documents(seeds_path)
     old = previous.manifest if previous is not None else None
@@ -364,6 +402,7 @@ def _build(
         and old is not None
         and old.model_fingerprint == info.fingerprint
         and same_chunking(old.chunking)
+        and old.chunking.get("naive", False) == naive
     )
     old_by_source: dict[str, list[PassageRecord]] = {}
     if reusable and previous is not None:
@@ -391,9 +430,16 @@ def _build(
                     warn(f"{file.source}: {document.warning}")
                 if embedder is None:
                     embedder = get_embedder(info)
-                spans = split_passages(document.text, embedder, embedder.max_tokens, markdown=document.format == "markdown")
+                spans = split_passages(
+                    document.text, embedder, embedder.max_tokens,
+                    markdown=document.format == "markdown", title=document_title(file.source), naive=naive,
+                )
                 passages = [
-                    PassageRecord(file.source, s.start, s.end, s.line_start, s.line_end, document.text[s.start : s.end])
+                    PassageRecord(
+                        file.source, s.start, s.end, s.line_start, s.line_end, document.text[s.start : s.end],
+                        headings=s.headings, clean=s.clean,
+                        units=tuple((u.start - s.start, u.end - s.start, int(u.code)) for u in s.units),
+                    )
                     for s in spans
                 ]
         except UnreadableDocument as e:
@@ -417,28 +463,36 @@ def _build(
         and old.format_version == FORMAT_VERSION
     )
     if unchanged and previous is not None and old is not None:
+        current = old
+        if not calibrated(old.refusal):  # same passages, an older bank of off-topic questions: calibrate only
+            current = replace(current, refusal=_calibrate(previous.folder, get_embedder(info)))
         if file_records != old.files:  # only timestamps moved: remember them, so no re-hash next time
-            _write_atomic(previous.folder / "manifest.json", _replace_files(old, file_records).to_json())
+            current = _replace_files(current, file_records)
+        if current != old:
+            _write_atomic(previous.folder / "manifest.json", current.to_json())
         return IndexStats(len(file_records), len(records), 0, len(records), skipped, time.perf_counter() - began, False)
 
     if embedder is None:
         embedder = get_embedder(info)
     sentence_lists = [sentence_texts(r) for r in records]
     records = [replace(r, sentences=len(texts)) for r, texts in zip(records, sentence_lists)]
-    vectors, sentences, embedded = _vectors_for(records, sentence_lists, embedder, previous if reusable else None, on_progress)
+    # Vectors are reused by the exact text embedded, so passages cut by other settings or an
+    # older qa still reuse every text that has not changed; only another model embeds anew.
+    same_model = not rebuild and old is not None and old.model_fingerprint == info.fingerprint
+    vectors, sentences, embedded = _vectors_for(records, sentence_lists, embedder, previous if same_model else None, on_progress)
     manifest = Manifest(
         seeds_dir=str(seeds_path),
         model_name=info.name,
         model_path=None if info.fingerprint.startswith("sha256:") else str(info.path),
         model_fingerprint=info.fingerprint,
         dim=embedder.dim,
-        chunking=chunk_settings(embedder.max_tokens),
+        chunking=chunk_settings(embedder.max_tokens, naive=naive),
         passages=len(records),
         index_type=index_type_for(len(records)),
         files=file_records,
         sentences=len(sentences),
     )
-    _write_generation(index_path, manifest, records, vectors, sentences)
+    _write_generation(index_path, manifest, records, vectors, sentences, embedder)
     return IndexStats(
         len(file_records), len(records), embedded, len(records) - embedded, skipped, time.perf_counter() - began, True
     )
@@ -502,26 +556,37 @@ def document_title(source: str) -> str:
 
 
 def embedding_text(record: PassageRecord) -> str:
-    """What the model embeds for a passage: its document's title, then its text.
+    """What the model embeds for a passage: its document's title and heading path, then
+    its text without markup.
 
-    The title tells the model which document a short passage (a signature, a heading)
-    belongs to, and which of several documents a paragraph is about.
+    The title and path tell the model which document and section a short passage (a
+    signature, a line of code) belongs to, and which of several documents it is about.
     """
-    return f"{document_title(record.source)}: {record.text}"
+    return f"{embedding_prefix(document_title(record.source), record.headings)}: {record.clean or record.text}"
+
+
+def lexical_text(record: PassageRecord) -> str:
+    """What BM25 indexes for a passage: its text without markup, and its heading path."""
+    return "\n".join([record.clean or record.text, *[" ".join(record.headings)] * HEADING_WEIGHT])
+
+
+def unit_text(record: PassageRecord, unit: tuple[int, int, int]) -> str:
+    """A unit's text as the model reads it: prose without markup, code as it is."""
+    text = record.text[unit[0] : unit[1]]
+    return text if unit[2] else clean_inline(text)
 
 
 def sentence_texts(record: PassageRecord) -> list[str]:
-    """What the model embeds for each sentence of a passage of two or more sentences.
+    """What the model embeds for each unit (sentence, row, code) of a passage of two or more.
 
     A question usually asks about one sentence, which a passage-wide vector blurs; search
     scores a passage by its own vector and by its best sentence (see qa.search). A passage
-    of one sentence needs no second vector.
+    of one unit needs no second vector.
     """
-    spans = sentence_spans(record.text)
-    if len(spans) < 2:
+    if len(record.units) < 2:
         return []
-    title = document_title(record.source)
-    return [f"{title}: {record.text[s:e]}" for s, e in spans]
+    prefix = embedding_prefix(document_title(record.source), record.headings)
+    return [f"{prefix}: {unit_text(record, unit)}" for unit in record.units]
 
 
 def index_type_for(passages: int) -> str:
@@ -548,20 +613,28 @@ def make_vector_index(vectors: np.ndarray, kind: str | None = None) -> faiss.Ind
 
 
 def _write_generation(
-    index_path: Path, manifest: Manifest, records: list[PassageRecord], vectors: np.ndarray, sentences: np.ndarray
+    index_path: Path,
+    manifest: Manifest,
+    records: list[PassageRecord],
+    vectors: np.ndarray,
+    sentences: np.ndarray,
+    embedder: Embedder,
 ) -> None:
+    """Write a new generation beside the live one, calibrate its relevance bar, then make it live."""
     import numpy as np
 
     faiss = import_faiss()
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=index_path))
     try:
-        passages = "".join(json.dumps(vars(r), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        passages = "".join(json.dumps(_record_json(r), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
         (staging / PASSAGES).write_bytes(passages)
         manifest = replace(manifest, passages_sha256=_sha256(passages))
         faiss.write_index(make_vector_index(vectors), str(staging / VECTORS))
         np.save(staging / SENTENCES, sentences, allow_pickle=False)
-        LexicalIndex.build([r.text for r in records]).save(staging / LEXICAL)
+        LexicalIndex.build([lexical_text(r) for r in records]).save(staging / LEXICAL)
         (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        refusal = _calibrate(staging, embedder)
+        (staging / "manifest.json").write_text(replace(manifest, refusal=refusal).to_json(), encoding="utf-8")
         _fsync_tree(staging)
         generation = index_path / f"gen-{time.time_ns()}"
         staging.rename(generation)
@@ -572,6 +645,23 @@ def _write_generation(
     for stale in index_path.iterdir():
         if stale != generation and stale.is_dir() and stale.name.startswith(("gen-", ".building-")):
             shutil.rmtree(stale, ignore_errors=True)
+
+
+def _calibrate(folder: Path, embedder: Embedder) -> dict[str, Any]:
+    """The relevance bar of the corpus in `folder`, measured with the search that will serve it."""
+    from qa.refusal import calibrate
+    from qa.search import Engine
+
+    return calibrate(Engine(folder.parent, folder, open_generation(folder), embedder))
+
+
+def _record_json(record: PassageRecord) -> dict[str, Any]:
+    """A passage as one line of passages.jsonl; fields at their defaults are left out."""
+    data = vars(record)
+    return {k: v for k, v in data.items() if k in _REQUIRED or v not in (None, (), 0)}
+
+
+_REQUIRED = frozenset({"source", "start", "end", "line_start", "line_end", "text"})
 
 
 def _fsync_tree(folder: Path) -> None:

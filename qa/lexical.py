@@ -88,6 +88,11 @@ class LexicalIndex:
         """Number of passages indexed."""
         return int(self._bm25.scores["num_docs"])
 
+    def unknown_words(self, text: str) -> int:
+        """How many of the words of `text` (as BM25 sees them) no passage uses."""
+        vocab = self._bm25.vocab_dict
+        return sum(token not in vocab for token in tokenize(text))
+
     def scores(self, query: str) -> np.ndarray:
         """Normalised BM25 score of every passage for `query`, float32 in [0, 1]."""
         tokens = tokenize(query)

@@ -11,7 +11,8 @@ from qa.errors import IndexCorruptError
 
 # 2: sentence vectors beside the passage vectors (sentences.npy). A format-1 index is
 # still read, and brought up to date on first use by embedding only its sentences.
-FORMAT_VERSION = 2
+# 3: passages carry their heading path, their text without markup and their units.
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 
 
@@ -44,6 +45,9 @@ class Manifest:
     # consistent) is caught on load instead of being served. None in indexes written
     # before it was recorded.
     passages_sha256: str | None = None
+    # The relevance bar calibrated on this corpus at build time (qa.refusal): {"strength",
+    # "cosine", ...}. None in indexes written before it was; the floors apply then.
+    refusal: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """The manifest as pretty JSON."""
@@ -57,9 +61,20 @@ class Manifest:
             "sentences": self.sentences,
             "passages_sha256": self.passages_sha256,
             "index_type": self.index_type,
+            "refusal": self.refusal,
             "files": {k: vars(v) for k, v in sorted(self.files.items())},
         }
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _refusal(data: Any) -> dict[str, Any] | None:
+    """The recorded relevance bar, checked: two numbers in [0, 1]."""
+    if data is None:
+        return None
+    bars = (float(data["strength"]), float(data["cosine"]))
+    if not all(0.0 <= bar <= 1.0 for bar in bars):
+        raise ValueError(f"relevance bars out of range: {bars}")
+    return dict(data)
 
 
 def read_manifest(folder: Path) -> Manifest:
@@ -99,6 +114,7 @@ def read_manifest(folder: Path) -> Manifest:
             sentences=int(data.get("sentences", 0)),
             format_version=int(version),  # type: ignore[arg-type]
             passages_sha256=None if data.get("passages_sha256") is None else str(data["passages_sha256"]),
+            refusal=_refusal(data.get("refusal")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise IndexCorruptError(path, f"the manifest lacks or mangles a field ({type(e).__name__}: {e})") from None

@@ -6,10 +6,11 @@ a question usually asks about one sentence, which the passage's own vector blurs
 lexical part is BM25 normalised by the best score the question could reach in this corpus
 (see qa.lexical). All parts lie in [0, 1] for relevant text, so the score does too.
 
-Whether a question is answered at all is decided on the passage-level score (the same sum
-with the passage's own cosine only) against one calibrated threshold, `MIN_SCORE`: the
-best sentence of some passage resembles almost any question, so it ranks but does not
-vouch. The calibration is in the README, "Scores".
+Whether a passage is an answer at all is decided on its own evidence (the same sum with
+the passage's own cosine only, or that cosine alone) against the bar calibrated for this
+corpus when it was indexed (qa.refusal): the best sentence of some passage resembles
+almost any question, so it ranks but does not vouch. A question none of whose passages
+clears the bar is refused. The calibration is in the README, "Scores".
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import contextlib
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +30,11 @@ from qa.index import OpenIndex, Progress, build_index, current_generation, open_
 from qa.manifest import read_manifest
 from qa.model import Embedder, get_embedder, resolve_model_info
 from qa.notices import notice, warn
+from qa.refusal import Bar
 from qa.types import MAX_QUESTION_CHARS, Passage
 
-DENSE_WEIGHT = 0.6
-PASSAGE_WEIGHT = 0.6
-# A question is answered when its best passage scores at least MIN_SCORE, or, for a
-# paraphrase that shares no word with the text, when its best cosine similarity reaches
-# MIN_SCORE * DENSE_BAR. Calibrated in the README, "Scores".
-MIN_SCORE = 0.30
-DENSE_BAR = 0.7
+DENSE_WEIGHT = 0.55
+PASSAGE_WEIGHT = 0.5
 # A follow-up is scored as OWN_WEIGHT * (the question alone) + the rest * (the question
 # joined to the one before it). Calibrated on the follow-ups in tests/data.
 OWN_WEIGHT = 0.3
@@ -47,7 +44,12 @@ OWN_WEIGHT = 0.3
 ANAPHORS = frozenset(
     "it its they them their theirs this that these those he him his she her hers there then".split()
 )
+# A question with more words than this that no passage uses is about something new.
+NEW_WORDS = 1
 CANDIDATES = 50
+# A passage is an answer only if it clears the bar and scores at least this share of the
+# best passage's score. Calibrated in the README, "Scores".
+RELATIVE = 0.4
 # Characters of the question before a follow-up that are read with it: more than any
 # real question, few enough to leave the follow-up within the model's 256 word pieces.
 CONTEXT_CHARS = 500
@@ -58,16 +60,16 @@ class Scores:
     """Scores of the candidate passages for one query text, by passage row.
 
     `fused` ranks; `strength` (the score with the passage's own cosine) and `cosine` (the
-    passage's own cosine) decide whether anything is relevant.
+    passage's own cosine) decide whether a passage is relevant at all.
     """
 
     fused: dict[int, float]
     strength: dict[int, float]
     cosine: dict[int, float]
 
-    def relevant(self, bar: float) -> bool:
-        """Whether the best passage clears the bar (see `MIN_SCORE`)."""
-        return max(self.strength.values(), default=0.0) >= bar or max(self.cosine.values(), default=0.0) >= bar * DENSE_BAR
+    def clears(self, row: int, bar: Bar) -> bool:
+        """Whether passage `row` is relevant enough to be an answer (see qa.refusal)."""
+        return self.strength.get(row, 0.0) >= bar.strength or self.cosine.get(row, 0.0) >= bar.cosine
 
 
 @dataclass
@@ -78,13 +80,20 @@ class Engine:
     generation: Path
     index: OpenIndex
     embedder: Embedder
+    _rows: dict[tuple[str, int, int], int] = field(default_factory=dict, repr=False)
+
+    @property
+    def bar(self) -> Bar:
+        """The relevance bar calibrated for this corpus when it was indexed."""
+        return Bar.from_manifest(self.index.manifest.refusal)
 
     def scores(self, texts: Sequence[str], dense_weight: float = DENSE_WEIGHT) -> list[Scores]:
         """Fused and cosine scores of the candidate passages, per query text."""
         vectors = self.embedder.encode_questions([t[:MAX_QUESTION_CHARS] for t in texts])
-        return [self._scores(text, vector, dense_weight) for text, vector in zip(texts, vectors)]
+        return [self.scores_for(text, vector, dense_weight) for text, vector in zip(texts, vectors)]
 
-    def _scores(self, text: str, vector: np.ndarray, dense_weight: float) -> Scores:
+    def scores_for(self, text: str, vector: np.ndarray, dense_weight: float = DENSE_WEIGHT) -> Scores:
+        """Scores of the candidate passages for a query text and its vector."""
         total = self.index.vectors.ntotal
         depth = min(CANDIDATES, total)
         with one_search_thread():
@@ -113,10 +122,18 @@ class Engine:
         best[has] = np.clip(np.maximum.reduceat(similarity, firsts), 0.0, 1.0)
         return best
 
+    def units(self, passage: Passage) -> tuple[tuple[int, int, int], ...]:
+        """The sentences, rows and code blocks of a passage this engine returned:
+        (start, end, is_code) within its text."""
+        if not self._rows:
+            self._rows.update({(r.source, r.start, r.end): i for i, r in enumerate(self.index.passages)})
+        row = self._rows.get((passage.source, passage.start, passage.end))
+        return () if row is None else self.index.passages[row].units
+
     def passage(self, row: int, score: float) -> Passage:
         """The Passage for a row of the index."""
         r = self.index.passages[row]
-        return Passage(r.text, round(float(score), 4), r.source, r.start, r.end, r.line_start, r.line_end, r.page)
+        return Passage(r.text, round(float(score), 4), r.source, r.start, r.end, r.line_start, r.line_end, r.page, r.headings)
 
 
 _engines: dict[Path, Engine] = {}
@@ -209,12 +226,12 @@ def retrieve(
         history: the conversation's earlier questions, oldest first, so that a follow-up
             ("what age were they?") is read in their light.
         index_dir: the index; default $QA_INDEX, else ./index. Built on first use if missing.
-        min_score: the relevance bar for the best passage; below it nothing is returned.
-            Default MIN_SCORE (calibrated); 0 turns abstention off.
+        min_score: a relevance bar to use instead of the one calibrated for this corpus
+            (qa.refusal); passages below it are not returned. 0 turns abstention off.
 
     Returns:
-        Up to k Passages with fused scores in [0, 1]; overlapping windows of one paragraph
-        appear once.
+        Up to k Passages that clear the relevance bar, with fused scores in [0, 1], best
+        first; overlapping windows of one paragraph appear once.
 
     Raises:
         EmptyQuestionError: the question is empty or whitespace.
@@ -237,29 +254,44 @@ def rank(
     min_score: float | None = None,
     dense_weight: float = DENSE_WEIGHT,
 ) -> tuple[list[Passage], list[Passage]]:
-    """Like retrieve, but also returns the nearest passages when it abstains: (found, nearby)."""
+    """Like retrieve, but also returns the passages that did not clear the bar: (found, nearby).
+
+    The k best passages are split in two: those relevant enough to be an answer, best
+    first, and the rest ("nearby"), so a front-end can show them folded away.
+    """
     if not isinstance(question, str) or not question.strip():
         raise EmptyQuestionError()
     if k < 1:
         raise QAError(f"k must be at least 1, not {k}")
-    bar = MIN_SCORE if min_score is None else float(min_score)
     engine = get_engine(index_dir)
+    bar = engine.bar if min_score is None else Bar.fixed(float(min_score))
     context = [h.strip() for h in history if isinstance(h, str) and h.strip()][-1:]
-    texts = [question, joined_question(context[-1], question)] if context else [question]
+    # Only a question that points back ("what age were THEY?") is read together with the
+    # question before it; any other question is read, and must be answered, on its own. So
+    # is one that names things the documents never mention ("what do sea otters do while
+    # THEY sleep?"): its pronoun points inside itself, at a new subject.
+    follow_up = bool(context) and refers_back(question) and engine.index.lexical.unknown_words(question) <= NEW_WORDS
+    texts = [question, joined_question(context[-1], question)] if follow_up else [question]
     own, *in_context = engine.scores(texts, dense_weight)
     if not in_context:
-        best = _top(engine, own.fused, k)
-        return (best, []) if own.relevant(bar) else ([], best)
-    # A follow-up is read together with the question before it; the question alone still
-    # counts, so a change of topic is not pulled back to the previous one.
-    joined = in_context[0]
-    combined = {
-        row: OWN_WEIGHT * own.fused.get(row, 0.0) + (1 - OWN_WEIGHT) * joined.fused.get(row, 0.0)
-        for row in own.fused.keys() | joined.fused.keys()
-    }
-    best = _top(engine, combined, k)
-    relevant = own.relevant(bar) or (refers_back(question) and max(joined.strength.values(), default=0.0) >= bar)
-    return (best, []) if relevant else ([], best)
+        ranking = own.fused
+        relevant = [row for row in own.fused if own.clears(row, bar)]
+    else:
+        # The question alone still counts, so a change of topic is not pulled back.
+        joined = in_context[0]
+        ranking = {
+            row: OWN_WEIGHT * own.fused.get(row, 0.0) + (1 - OWN_WEIGHT) * joined.fused.get(row, 0.0)
+            for row in own.fused.keys() | joined.fused.keys()
+        }
+        relevant = [row for row in ranking if own.clears(row, bar) or joined.clears(row, bar)]
+    best = _top(engine, ranking, k)
+    chosen = set(relevant)
+    if chosen and (bar.strength > 0 or bar.cosine > 0):
+        # Beside a strong answer, a passage that clears the bar only by a general likeness
+        # to the question ranks far below it: it is shown folded away, not as an answer.
+        top = max(ranking[row] for row in chosen)
+        chosen = {row for row in chosen if ranking[row] >= RELATIVE * top}
+    return [p for row, p in best if row in chosen], [p for row, p in best if row not in chosen]
 
 
 def joined_question(previous: str, question: str) -> str:
@@ -276,14 +308,14 @@ def refers_back(question: str) -> bool:
     return any(word in ANAPHORS for word in re.findall(r"\w+", question.lower()))
 
 
-def _top(engine: Engine, scores: dict[int, float], k: int) -> list[Passage]:
-    """The k best rows as Passages, skipping windows that overlap a better one."""
-    chosen: list[Passage] = []
+def _top(engine: Engine, scores: dict[int, float], k: int) -> list[tuple[int, Passage]]:
+    """The k best rows with their Passages, skipping windows that overlap a better one."""
+    chosen: list[tuple[int, Passage]] = []
     for row in sorted(scores, key=lambda r: -scores[r]):
         candidate = engine.passage(row, scores[row])
-        if any(p.source == candidate.source and p.start < candidate.end and candidate.start < p.end for p in chosen):
+        if any(p.source == candidate.source and p.start < candidate.end and candidate.start < p.end for _, p in chosen):
             continue
-        chosen.append(candidate)
+        chosen.append((row, candidate))
         if len(chosen) == k:
             break
     return chosen

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 NOT_FOUND = "That isn't in these documents."
 """What every front-end says when a question is not answered by the documents."""
 
+SECTION_SEPARATOR = " › "
+
 # Characters of a question that are read: the model reads 256 word pieces at most, and a
 # megabyte of pasted text must not stall tokenisation.
 MAX_QUESTION_CHARS = 4000
@@ -25,7 +27,8 @@ class Passage:
     `qa.documents.read_document` returns for `source` (relative to the seeds folder).
     Lines are 1-based and inclusive. `score` is the fused relevance in [0, 1]:
     a weighted sum of the cosine similarity and the normalised BM25 score (README, "Scores").
-    `page` is None for formats without pages.
+    `page` is None for formats without pages. `headings` is the path of headings the
+    passage lies under (`("Installation", "Linux")`), empty for text without headings.
     """
 
     text: str
@@ -36,11 +39,17 @@ class Passage:
     line_start: int
     line_end: int
     page: int | None = None
+    headings: tuple[str, ...] = ()
 
     @property
     def citation(self) -> str:
         """`file:line` or `file:first-last`, e.g. `guide.md:10-14`."""
         return _citation(self.source, self.line_start, self.line_end)
+
+    @property
+    def section(self) -> str:
+        """The heading path as one line, e.g. `Installation › Linux` ("" without headings)."""
+        return SECTION_SEPARATOR.join(self.headings)
 
 
 @dataclass(frozen=True)

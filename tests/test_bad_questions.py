@@ -81,6 +81,6 @@ def test_a_follow_up_after_a_pasted_page_is_still_read(seed_index):
 
     chat = Chat(seed_index)
     chat.ask("Who took part in the listening project? " + "Some pasted text. " * 5_000)
-    reply = chat.ask("Which charity benefited from the #isolationgames?")
+    reply = chat.ask("Which charity did they raise money for with the #isolationgames?")
     assert reply.found and "British Red Cross" in reply.passages[0].text
     assert reply.answer is not None and "British Red Cross" in reply.answer.text

@@ -48,9 +48,10 @@ def corpus(tmp_path: Path, embedder) -> tuple[Path, Path]:
 def test_build_then_nothing_changed_embeds_nothing(corpus):
     seeds, index = corpus
     first = build_index(seeds, index)
-    assert (first.files, first.passages, first.embedded, first.reused) == (2, 4, 4, 0)
+    # bread.md's heading is no passage of its own: it begins the passage under it.
+    assert (first.files, first.passages, first.embedded, first.reused) == (2, 3, 3, 0)
     again = build_index(seeds, index)
-    assert (again.embedded, again.reused, again.changed) == (0, 4, False)
+    assert (again.embedded, again.reused, again.changed) == (0, 3, False)
 
 
 def test_reindex_embeds_only_new_and_changed_text_and_drops_deleted_files(corpus):
@@ -58,11 +59,11 @@ def test_reindex_embeds_only_new_and_changed_text_and_drops_deleted_files(corpus
     build_index(seeds, index)
     write(seeds, "glaciers.txt", PARAGRAPHS[3])
     stats = build_index(seeds, index)
-    assert (stats.files, stats.embedded, stats.reused) == (3, 1, 4)
+    assert (stats.files, stats.embedded, stats.reused) == (3, 1, 3)
 
     write(seeds, "bees.txt", PARAGRAPHS[0], "The keeper painted the lighthouse red.")  # one paragraph changed
     stats = build_index(seeds, index)
-    assert (stats.embedded, stats.reused) == (1, 4)
+    assert (stats.embedded, stats.reused) == (1, 3)
 
     (seeds / "notes" / "bread.md").unlink()
     stats = build_index(seeds, index)
@@ -83,8 +84,8 @@ def test_sentences_are_embedded_once_and_reused_with_their_passage(corpus, embed
     seeds, index = corpus
     embedded: list[int] = []
     build_index(seeds, index, progress=lambda done, total: embedded.append(total))
-    # 4 passages, and the two sentences of the one passage that has more than one.
-    assert embedded[-1] == 6 and open_index(index).manifest.sentences == 2
+    # 3 passages, and the two sentences of the one passage that has more than one.
+    assert embedded[-1] == 5 and open_index(index).manifest.sentences == 2
     stored_sentences_match_their_text(index, embedder)
 
     embedded.clear()
@@ -95,27 +96,31 @@ def test_sentences_are_embedded_once_and_reused_with_their_passage(corpus, embed
     stored_sentences_match_their_text(index, embedder)
 
 
-def test_an_index_of_the_older_format_gains_sentences_without_re_embedding_passages(corpus, embedder, capsys):
+def test_an_index_of_an_older_qa_is_brought_up_to_date_reusing_every_unchanged_text(corpus, embedder, capsys):
     seeds, index = corpus
     build_index(seeds, index)
-    # Turn the generation into what format 1 wrote: no sentence vectors, no counts.
+    # Turn the generation into what format 2 wrote: passages without heading paths, clean
+    # text or units, cut by the first chunker, and no calibrated relevance bar.
     generation = current_generation(index)
-    (generation / "sentences.npy").unlink()
     manifest = json.loads((generation / "manifest.json").read_text())
-    manifest["format_version"] = 1
-    del manifest["sentences"], manifest["passages_sha256"]
+    manifest["format_version"], manifest["chunking"]["chunker"] = 2, 1
+    del manifest["passages_sha256"], manifest["refusal"]
     (generation / "manifest.json").write_text(json.dumps(manifest))
     lines = [json.loads(line) for line in (generation / "passages.jsonl").read_text().splitlines()]
-    (generation / "passages.jsonl").write_text("".join(json.dumps({k: v for k, v in d.items() if k != "sentences"}) + "\n" for d in lines))
-    assert open_index(index).manifest.sentences == 0  # still readable as it is
+    old = ("headings", "clean", "units")
+    (generation / "passages.jsonl").write_text("".join(json.dumps({k: v for k, v in d.items() if k not in old}) + "\n" for d in lines))
+    assert open_index(index).manifest.format_version == 2  # still readable as it is
     from qa.search import _engines, get_engine
 
     _engines.clear()
     embedded: list[int] = []
     get_engine(index, progress=lambda done, total: embedded.append(total))
     assert "older qa" in capsys.readouterr().err
-    assert embedded[-1] == 2  # the two sentences; every passage vector was reused
-    assert open_index(index).manifest.format_version == 2
+    # bees.txt's two passages are the same texts: reused. bread.md's passage now embeds
+    # its heading path, and its two sentences are units the old record did not know.
+    assert embedded[-1] == 3
+    upgraded = open_index(index).manifest
+    assert upgraded.format_version == 3 and upgraded.refusal is not None
     stored_sentences_match_their_text(index, embedder)
     assert retrieve("How is a sourdough starter looked after?", k=1, index_dir=index)[0].source == "notes/bread.md"
 
@@ -225,7 +230,7 @@ def _same_length_edit(path: Path) -> None:
         (lambda g: (g / "manifest.json").write_text("{not json"), "manifest"),
         (lambda g: (g / "manifest.json").unlink(), "manifest is missing"),
         (lambda g: (g / "manifest.json").write_text((g / "manifest.json").read_text().replace('"dim": 384', '"dim": 768')),
-         "dimension 384, the manifest says 4 of dimension 768"),
+         "dimension 384, the manifest says 3 of dimension 768"),
         (lambda g: _unchecked(g, lambda: (g / "passages.jsonl").write_text('{"source": 1}\n')), "line 1 is not a valid passage"),
         (lambda g: _unchecked(g, lambda: _shift_offsets(g / "passages.jsonl")), "line 1 has offsets that do not fit"),
         (lambda g: (g / "passages.jsonl").unlink(), "passages file is missing"),
@@ -256,7 +261,7 @@ def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus
     assert "qa index --rebuild" in str(info.value) and str(index) in str(info.value)
     assert not MARKER.exists(), "a file in the index was unpickled"
     # The fix it names works.
-    assert build_index(seeds, index, rebuild=True).passages == 4
+    assert build_index(seeds, index, rebuild=True).passages == 3
     _engines.clear()
     assert retrieve("bees dance", index_dir=index)
 
@@ -327,7 +332,7 @@ def test_above_the_threshold_the_index_is_approximate_and_still_finds_and_reuses
     import qa.index
 
     seeds, index = corpus
-    monkeypatch.setattr(qa.index, "APPROXIMATE_ABOVE", 3)  # the corpus has 4 passages
+    monkeypatch.setattr(qa.index, "APPROXIMATE_ABOVE", 2)  # the corpus has 3 passages
     build_index(seeds, index)
     opened = open_index(index)
     assert opened.manifest.index_type == "hnsw" and type(opened.vectors).__name__ == "IndexHNSWFlat"

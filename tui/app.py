@@ -376,7 +376,7 @@ class QAApp(App[None]):
 
     def action_open_citation(self, number: int) -> None:
         """Open citation `number` of the last answer that has citations."""
-        passages = next((r.passages for r in reversed(self.replies) if r.found), [])
+        passages = next(([*r.passages, *r.nearby] for r in reversed(self.replies) if r.found), [])
         if 1 <= number <= len(passages):
             self.open_source(passages[number - 1])
 

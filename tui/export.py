@@ -17,7 +17,8 @@ def reply_markdown(reply: Reply) -> str:
     if reply.answer is not None:
         lines += [f"**{_one_line(reply.answer.text)}** ({reply.answer.citation})", ""]
     for number, passage in enumerate(reply.passages, 1):
-        lines.append(f"[{number}] `{passage.citation}` (score {passage.score:.2f})")
+        section = f" {_one_line(passage.section)}" if passage.section else ""
+        lines.append(f"[{number}] `{passage.citation}`{section} (score {passage.score:.2f})")
         lines.append("")
         lines += [f"> {line}" if line.strip() else ">" for line in passage.text.splitlines()]
         lines.append("")

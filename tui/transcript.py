@@ -15,6 +15,7 @@ from tui.text import emphasised, literal, one_line
 
 NOT_FOUND_HINT = "Nothing in them is close enough to answer it. Try other words, or ask about something they cover."
 NEARBY_TITLE = "Nearest passages (low relevance, not an answer)"
+BELOW_BAR_TITLE = "More passages, below the relevance bar (not an answer)"
 RELEVANCE_STEPS = 5
 # A fused score of this much or more fills the relevance bar (see README, "Scores").
 FULL_RELEVANCE = 0.8
@@ -104,6 +105,8 @@ class PassageView(Vertical):
         with Horizontal(classes="passage-head"):
             yield CitationLink(self.number, self.passage)
             yield Static(f"{relevance_bar(self.passage.score)} {self.passage.score:.2f}", classes="relevance")
+            if self.passage.section:
+                yield Static(literal(one_line(self.passage.section)), classes="section")
         yield Static(passage_content(self.passage, self.reply), classes="passage-text")
 
 
@@ -130,3 +133,7 @@ class AnswerMessage(Vertical):
             )
         for number, passage in enumerate(reply.passages, 1):
             yield PassageView(number, passage, reply)
+        if reply.nearby:
+            with Collapsible(title=BELOW_BAR_TITLE, collapsed=True):
+                for number, passage in enumerate(reply.nearby, len(reply.passages) + 1):
+                    yield PassageView(number, passage, reply)

@@ -1,0 +1,125 @@
+"""When to refuse: a relevance bar calibrated on each corpus when its index is built.
+
+The best similarity an unrelated question reaches grows with the number of passages
+(some passage of a 2,000-passage manual resembles almost anything), so one fixed bar
+cannot serve a one-page letter and a manual. At build time qa asks the corpus a bank of
+320 questions about other things (geography, cooking, sports, law, gadgets, ...;
+`qa/data/offtopic_questions.txt`) and sets the bar just above what nearly all of them
+reach. A few questions of the bank may be about the corpus's own subject, so the bar
+sits at a high quantile of the bank, not at its maximum. Calibrated in the README, "Scores".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from qa.model import Embedder
+    from qa.search import Engine
+
+BANK = "offtopic_questions.txt"
+# Each bar is this quantile of the bank's best scores, plus a margin (the lexical side
+# is spikier: one shared word can lift an unrelated question) ...
+QUANTILE = 0.95
+STRENGTH_MARGIN = 0.05
+COSINE_MARGIN = 0.03
+# ... and never below these floors: in a corpus of a few passages an unrelated question
+# can still share a word or two with one of them.
+STRENGTH_FLOOR = 0.25
+COSINE_FLOOR = 0.20
+
+
+@dataclass(frozen=True)
+class Bar:
+    """What a passage must reach to be an answer: `strength` (0.55 × its cosine + 0.45 ×
+    its lexical score) or, for a paraphrase that shares no word with it, `cosine`."""
+
+    strength: float
+    cosine: float
+
+    @classmethod
+    def fixed(cls, min_score: float) -> Bar:
+        """The bar for an explicit `min_score` (0 answers everything)."""
+        return cls(min_score, min_score * COSINE_FLOOR / STRENGTH_FLOOR)
+
+    @classmethod
+    def from_manifest(cls, data: dict[str, Any] | None) -> Bar:
+        """The calibrated bar recorded in a manifest, else the floors."""
+        if not data:
+            return cls(STRENGTH_FLOOR, COSINE_FLOOR)
+        return cls(float(data["strength"]), float(data["cosine"]))
+
+
+@lru_cache(maxsize=1)
+def bank() -> tuple[str, ...]:
+    """The off-topic questions shipped with qa."""
+    text = resources.files("qa").joinpath("data", BANK).read_text(encoding="utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def calibration_id() -> str:
+    """A fingerprint of the bank and the settings: a calibration is redone when either changes."""
+    settings = f"{QUANTILE} {STRENGTH_MARGIN} {COSINE_MARGIN} {STRENGTH_FLOOR} {COSINE_FLOOR}"
+    return hashlib.sha256("\n".join([settings, *bank()]).encode("utf-8")).hexdigest()[:16]
+
+
+def calibrated(refusal: dict[str, Any] | None) -> bool:
+    """Whether a recorded bar was calibrated by this qa (same bank, same settings)."""
+    return refusal is not None and refusal.get("calibration") == calibration_id()
+
+
+def calibrate(engine: Engine) -> dict[str, Any]:
+    """Ask the bank of the engine's corpus and return the bar to record in the manifest.
+
+    Returns:
+        {"strength", "cosine"}: the bars; {"quantile", "questions", "calibration"}: how
+        they were set.
+    """
+    import numpy as np
+
+    vectors = bank_vectors(engine.embedder)
+    strengths, cosines = [], []
+    for question, vector in zip(bank(), vectors):
+        scores = engine.scores_for(question, vector)
+        strengths.append(max(scores.strength.values(), default=0.0))
+        cosines.append(max(scores.cosine.values(), default=0.0))
+    return {
+        "strength": round(max(STRENGTH_FLOOR, float(np.quantile(strengths, QUANTILE)) + STRENGTH_MARGIN), 4),
+        "cosine": round(max(COSINE_FLOOR, float(np.quantile(cosines, QUANTILE)) + COSINE_MARGIN), 4),
+        "quantile": QUANTILE,
+        "questions": len(strengths),
+        "calibration": calibration_id(),
+    }
+
+
+def bank_vectors(embedder: Embedder) -> np.ndarray:
+    """The bank's question vectors, kept in the user's cache per model (0.9 s to encode here)."""
+    import numpy as np
+
+    from qa.model import cache_dir
+
+    questions = "\n".join(bank())
+    key = hashlib.sha256(f"{embedder.info.fingerprint}\0{questions}".encode()).hexdigest()[:24]
+    path = cache_dir() / "offtopic" / f"{key}.npy"
+    try:
+        cached = np.load(path, allow_pickle=False)
+        if cached.shape == (len(bank()), embedder.dim) and cached.dtype == np.float32:
+            return cached
+    except (OSError, ValueError, EOFError):
+        pass
+    vectors = embedder.encode(list(bank()))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(temporary, vectors, allow_pickle=False)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a cache that cannot be written costs 0.9 s per build, nothing more
+    return vectors

@@ -1,0 +1,89 @@
+"""Refusal is calibrated on each corpus at build time, stored in the manifest, and used."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from bench.corpus import docstrings, stdlib_sources
+from qa import Chat, build_index, retrieve
+from qa.index import current_generation, open_index
+from qa.refusal import COSINE_FLOOR, STRENGTH_FLOOR, bank
+from qa.search import _engines
+from tests.conftest import DATA, LETTER, SEEDS
+
+# Off-topic questions of our own, none of them in the bank the bar is calibrated with.
+OFF_TOPIC = (
+    "How do I bake banana bread?",
+    "Who painted the Mona Lisa?",
+    "What is the boiling point of water?",
+    "How many moons does Jupiter have?",
+    "When was the Eiffel Tower built?",
+    "Who won the 2018 football World Cup?",
+)
+
+
+def test_the_test_questions_are_not_in_the_bank():
+    asked = {q.casefold() for q in OFF_TOPIC}
+    for path in DATA.glob("*_questions.jsonl"):
+        asked |= {json.loads(line)["q"].casefold() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    assert not asked & {q.casefold() for q in bank()}
+    assert len(bank()) >= 300
+
+
+def _one_liners(count: int) -> list[str]:
+    """`count` distinct one-sentence summaries from the standard library's docstrings."""
+    found: dict[str, None] = {}
+    for module, path in stdlib_sources():
+        for _, doc in docstrings(module, path.read_text(encoding="utf-8", errors="replace")):
+            first = " ".join(doc.split("\n\n")[0].split())
+            if 30 <= len(first) <= 200 and first.endswith("."):
+                found.setdefault(first)
+            if len(found) == count:
+                return list(found)
+    raise AssertionError("the standard library has fewer docstrings than the test needs")
+
+
+def test_a_growing_corpus_keeps_refusing_off_topic_questions(tmp_path: Path, embedder):
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    shutil.copy(SEEDS / LETTER, seeds / LETTER)
+    lines = _one_liners(1991)
+    bars = []
+    # The letter's 9 paragraphs, then one-sentence paragraphs up to 10, 200 and 2,000 passages.
+    for size, (first, last) in ((10, (0, 1)), (200, (1, 191)), (2000, (191, 1991))):
+        (seeds / f"stdlib-{size}.txt").write_text("\n\n".join(lines[first:last]) + "\n", encoding="utf-8")
+        build_index(seeds, index)
+        opened = open_index(index)
+        assert abs(len(opened.passages) - size) <= size // 20, len(opened.passages)
+        bars.append(opened.manifest.refusal)
+        for question in OFF_TOPIC:
+            assert retrieve(question, index_dir=index) == [], (size, question)
+        top = retrieve("Which charity did the #isolationgames raise funds for?", k=1, index_dir=index)
+        assert top and "British Red Cross" in top[0].text, size
+    assert bars[0]["strength"] >= STRENGTH_FLOOR and bars[0]["cosine"] >= COSINE_FLOOR
+    assert bars[-1]["cosine"] > bars[0]["cosine"], "the bar rises with the corpus"
+
+
+def test_the_calibrated_bar_is_stored_and_used(seed_index: Path, tmp_path: Path):
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    manifest_path = current_generation(index) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    refusal = manifest["refusal"]
+    assert refusal["questions"] == len(bank()) and refusal["quantile"] > 0.5
+    assert STRENGTH_FLOOR <= refusal["strength"] <= 1 and COSINE_FLOOR <= refusal["cosine"] <= 1
+    question = "Which charity did the #isolationgames raise funds for?"
+    assert retrieve(question, index_dir=index)
+
+    def with_bar(strength: float, cosine: float) -> None:
+        manifest["refusal"] = {**refusal, "strength": strength, "cosine": cosine}
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+        _engines.pop(index.resolve(), None)  # the manifest changed under a loaded engine
+
+    with_bar(1.0, 1.0)
+    reply = Chat(index).ask(question)
+    assert not reply.found and reply.nearby, "nothing clears a bar of 1"
+    with_bar(0.0, 0.0)
+    assert len(retrieve("What is the boiling point of water?", k=3, index_dir=index)) == 3
