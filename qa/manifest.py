@@ -69,7 +69,7 @@ class Manifest:
 
 def _refusal(data: Any) -> dict[str, Any] | None:
     """The recorded relevance bar, checked: two numbers in [0, 1]."""
-    if data is None:
+    if data is None or "calibration" not in data:  # none, or an earlier layout: calibrated anew
         return None
     bars = (float(data["strength"]), float(data["cosine"]))
     if not all(0.0 <= bar <= 1.0 for bar in bars):
