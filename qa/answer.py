@@ -20,7 +20,7 @@ def best_sentence(engine: Engine, question: str, passages: Sequence[Passage]) ->
 
     Units are the passage's sentences (across hard-wrapped lines), table rows and code
     blocks; headings and markup never are. Prose is preferred: code is the answer only
-    in a passage of nothing else. Units are scored by cosine similarity to the question
+    in a passage of nothing else, or with the sentence that introduces it. Units are scored by cosine similarity to the question
     plus the share of the question's words they contain. For a follow-up, pass the
     question joined to the one before it.
     """
@@ -43,8 +43,17 @@ def best_sentence(engine: Engine, question: str, passages: Sequence[Passage]) ->
         if score > best_score:
             best, best_score = i, score
     start, end = candidates[best]
+    # A lead-in ("This example adds a dependency on the time crate:") answers with the code
+    # it introduces.
+    following = [(s, e) for s, e, code in units if code and s >= end]
+    if texts[best].rstrip().endswith(":") and following and _only_fence_between(passage.text[end : following[0][0]]):
+        end = following[0][1]
+    text = passage.text[start:end]
     line = passage.line_start + passage.text.count("\n", 0, start)
-    return Sentence(
-        texts[best], passage.source, passage.start + start, passage.start + end,
-        line, line + texts[best].count("\n"),
-    )
+    return Sentence(text, passage.source, passage.start + start, passage.start + end, line, line + text.count("\n"))
+
+
+def _only_fence_between(gap: str) -> bool:
+    """Whether only blank lines and a code fence's opening line lie between two units."""
+    lines = [line.strip() for line in gap.split("\n") if line.strip()]
+    return len(lines) <= 1 and all(line.startswith(("```", "~~~")) for line in lines)

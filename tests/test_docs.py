@@ -104,6 +104,12 @@ def test_the_answer_sentence_spans_a_hard_wrap_and_is_never_a_heading(docs_index
     assert document[answer.start : answer.end] == answer.text
 
 
+def test_a_lead_in_answers_with_the_code_it_introduces(docs_index):
+    answer = Chat(docs_index).ask("How do I install Gizmo on macOS?").answer
+    assert answer is not None and answer.text == "On macOS, install Gizmo with Homebrew:\n\n```sh\nbrew install gizmo"
+    assert answer.text == read_document(_seeds(docs_index) / "install.md")[answer.start : answer.end]
+
+
 def test_the_command_prints_and_exports_the_heading_path(docs_index):
     result = run_qa("ask", "brew install", "--json", "-k", "2", "--index", str(docs_index))
     assert result.returncode == 0, result.stderr
