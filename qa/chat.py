@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa.answer import best_sentence
-from qa.search import get_engine, joined_question, rank, refers_back
+from qa.search import context_for, get_engine, joined_question, rank
 from qa.types import Reply
 
 HISTORY_TURNS = 3
@@ -32,9 +32,12 @@ class Chat:
         Raises:
             EmptyQuestionError, IndexCorruptError, SeedsError, ModelError: as retrieve.
         """
-        found, nearby = rank(question, k, history=self.history[-HISTORY_TURNS:], index_dir=self.index_dir)
-        asked = joined_question(self.history[-1], question) if self.history and refers_back(question) else question
-        answer = best_sentence(get_engine(self.index_dir), asked, found) if found else None
+        history = self.history[-HISTORY_TURNS:]
+        found, nearby = rank(question, k, history=history, index_dir=self.index_dir)
+        engine = get_engine(self.index_dir)
+        previous = context_for(engine, question, history)
+        asked = question if previous is None else joined_question(previous, question)
+        answer = best_sentence(engine, asked, found) if found else None
         self.history.append(question)
         return Reply(question, found, answer, nearby)
 

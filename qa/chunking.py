@@ -30,13 +30,13 @@ from qa.types import SECTION_SEPARATOR
 # A line at least this long is a paragraph of its own (text written with one line per
 # paragraph); shorter consecutive lines are hard-wrapped text and join into one paragraph.
 UNWRAPPED_LINE = 100
-# Markdown blocks of one section are grouped into passages of up to this many word
-# pieces (the model reads 256). Calibrated on the documentation questions (README).
-TARGET_TOKENS = 256
 _NAIVE_HEADING = re.compile(r"^#{1,6}[ \t]", re.M)
 # The heading path before a passage's text costs word pieces of the model's 256; a path
-# longer than this many characters keeps only its last headings.
-MAX_PREFIX_CHARS = 160
+# longer than this many characters keeps only its last headings (a character is at most
+# about one word piece, so the text keeps more than half of what the model reads).
+MAX_PREFIX_CHARS = 100
+# Whatever the prefix costs, a passage may hold at least this many word pieces of text.
+MIN_BUDGET = 16
 
 
 class Tokenizer(Protocol):
@@ -81,16 +81,18 @@ class Span:
 def embedding_prefix(title: str, headings: Sequence[str]) -> str:
     """What precedes a passage's text for the model: its document's title and heading path.
 
-    The title is left out when the first heading already says it.
+    The title is left out when the first heading already says it. A path longer than
+    MAX_PREFIX_CHARS loses its outer headings, then is cut; the title is kept whole.
     """
-    parts = list(headings)
-    if not parts or parts[0].casefold() != title.casefold():
-        parts.insert(0, title)
-    prefix = SECTION_SEPARATOR.join(p for p in parts if p)
-    while len(prefix) > MAX_PREFIX_CHARS and len(parts) > 1:
-        parts.pop(0)
-        prefix = SECTION_SEPARATOR.join(p for p in parts if p)
-    return prefix[:MAX_PREFIX_CHARS]
+    heads = [h for h in headings if h]
+    lead = [] if heads and heads[0].casefold() == title.casefold() else [title]
+    while len(heads) > 1 and len(SECTION_SEPARATOR.join(lead + heads)) > MAX_PREFIX_CHARS:
+        heads.pop(0)
+    path = SECTION_SEPARATOR.join(heads)
+    if lead and path:
+        room = MAX_PREFIX_CHARS - len(title) - len(SECTION_SEPARATOR)
+        return title if room <= 0 else f"{title}{SECTION_SEPARATOR}{path[:room]}"
+    return title if lead else path[:MAX_PREFIX_CHARS]
 
 
 def split_passages(
@@ -155,7 +157,7 @@ class _Cutter:
         if headings not in self._budgets:
             prefix = embedding_prefix(self.title, headings) + ": "
             used = self.tokenizer.count_tokens([prefix])[0] if self.title or headings else 0
-            self._budgets[headings] = max(self.max_tokens // 2, self.max_tokens - used)
+            self._budgets[headings] = max(MIN_BUDGET, self.max_tokens - used)
         return self._budgets[headings]
 
     def count(self, texts: Sequence[str]) -> list[int]:
@@ -213,19 +215,20 @@ class _Cutter:
         if not passages and heading_start is not None:
             # Headings and nothing else: the document's text is its headings.
             heads = [b for b in blocks if b.kind == "heading"]
-            clean = "\n".join(b.clean for b in heads)
-            passages.append(_Piece(heads[0].start, heads[-1].end, clean, [], 0, headings=heads[-1].headings))
+            counts = self.count([b.clean for b in heads])
+            pieces = [_Piece(b.start, b.end, b.clean, [], c, "heading", b.headings) for b, c in zip(heads, counts)]
+            passages = _pack(pieces, self.budget(()))
         return passages
 
     def _block_pieces(self, block: Block, tokens: int) -> list[_Piece]:
         """The block as one piece if it fits, else the parts it is cut into."""
-        budget = min(TARGET_TOKENS, self.budget(block.headings))
+        budget = self.budget(block.headings)
         if tokens <= budget:
             return [_Piece(block.start, block.end, block.clean, self._units(block.segments), tokens, block.kind, block.headings)]
         parts: list[_Piece] = []
         for segment in block.segments:
             parts.extend(self._segment_parts(segment, block, budget))
-        pieces = _pack(parts, budget, self.budget(block.headings))
+        pieces = _pack(parts, budget)
         for piece in pieces:
             piece.whole = False
         return pieces
@@ -329,36 +332,35 @@ class _Cutter:
         return pieces
 
     def _group(self, section: list[_Piece]) -> list[_Piece]:
-        headings = section[0].headings
-        return _pack(section, min(TARGET_TOKENS, self.budget(headings)), self.budget(headings))
+        return _pack(section, self.budget(section[0].headings))
 
 
-def _pack(items: list[_Piece], target: int, limit: int) -> list[_Piece]:
-    """Consecutive pieces joined into as few passages of at most `target` word pieces as
+def _pack(items: list[_Piece], limit: int) -> list[_Piece]:
+    """Consecutive pieces joined into as few passages of at most `limit` word pieces as
     can hold them, as evenly filled as possible (no two-line passage left at the end).
 
     Windows of long prose overlap, so each stands alone, and so does each part of a
     block that was cut. A lead-in (a paragraph right before a list, table or code) stays
-    with what it introduces, and a nested item with its parent, while they fit in `limit`.
+    with what it introduces, and a nested item with its parent, while they fit together.
     """
     groups: list[list[_Piece]] = []
     run: list[_Piece] = []
     for item in items:
         if item.window or not item.whole:
             lead = run.pop() if run and _attached(run[-1], item) and run[-1].tokens + item.tokens <= limit else None
-            groups.extend(_partition(run, target, limit))
+            groups.extend(_partition(run, limit))
             groups.append([lead, item] if lead else [item])
             run = []
         else:
             run.append(item)
-    groups.extend(_partition(run, target, limit))
+    groups.extend(_partition(run, limit))
     return [_join(group) for group in groups]
 
 
-def _partition(items: list[_Piece], target: int, limit: int) -> list[list[_Piece]]:
-    """Fewest groups within `target`, then the smallest largest group (a linear partition
-    by dynamic programming). Pieces attached to each other (see `_attached`) are never
-    parted while they fit in `limit` together, and may fill a group up to `limit`."""
+def _partition(items: list[_Piece], limit: int) -> list[list[_Piece]]:
+    """Fewest groups within `limit`, then the smallest largest group (a linear partition by
+    dynamic programming). Pieces attached to each other (see `_attached`) are never parted
+    while they fit in `limit` together."""
     n = len(items)
     if not n:
         return []
@@ -387,8 +389,6 @@ def _partition(items: list[_Piece], target: int, limit: int) -> list[list[_Piece
             size = prefix[j] - prefix[i]
             if size > limit and j - i > 1:
                 break
-            if size > target and j - i > 1 and chain[i] != chain[j - 1]:
-                continue
             if (i > 0 and not may_cut_before(i)) or best[i] is None:
                 continue
             candidate = (best[i][0] + 1, max(best[i][1], size))  # type: ignore[index]

@@ -134,7 +134,12 @@ class Report:
 
 
 def evaluate(
-    questions: Sequence[Question], k: int = 3, *, index_dir: str | Path | None = None, naive_baseline: bool = False
+    questions: Sequence[Question],
+    k: int = 3,
+    *,
+    index_dir: str | Path | None = None,
+    naive_baseline: bool = False,
+    sides: bool = True,
 ) -> Report:
     """Ask every question and score the answers.
 
@@ -142,10 +147,11 @@ def evaluate(
     answerable questions without abstention, as baselines for the fusion. With
     `naive_baseline`, the same questions are also asked, as shipped, of an index of the
     same documents cut the naive way (sections between headings, no other structure),
-    built once into the user's cache: the baseline for passages that follow structure.
+    kept in the index folder (`naive-baseline/`): the baseline for passages that follow
+    structure. `sides=False` skips the dense-only and BM25-only runs.
     """
     overall, kinds = Tally(), {}
-    baselines: dict[str, Tally] = {mode: Tally() for mode in MODES if mode != "hybrid"}
+    baselines: dict[str, Tally] = {mode: Tally() for mode in MODES if mode != "hybrid" and sides}
     misses = []
     for question in questions:
         found, _ = rank(question.q, k, history=question.history, index_dir=index_dir)
@@ -159,7 +165,7 @@ def evaluate(
                                          min_score=0, dense_weight=MODES[mode])[0])
     figures = {mode: t.figures() for mode, t in baselines.items()}
     if naive_baseline:
-        figures["naive"] = evaluate(questions, k, index_dir=_naive_index(index_dir)).overall
+        figures["naive"] = evaluate(questions, k, index_dir=_naive_index(index_dir), sides=False).overall
     return Report(k, overall.figures(), {kind: t.figures() for kind, t in sorted(kinds.items())}, figures, misses)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.chunking import TARGET_TOKENS, UNWRAPPED_LINE, embedding_prefix, split_passages
+from qa.chunking import MAX_PREFIX_CHARS, UNWRAPPED_LINE, embedding_prefix, split_passages
 from qa.markdown import clean_inline
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
 from qa.documents import UnreadableDocument, find_documents, load_document, read_bytes
@@ -46,7 +46,8 @@ SENTENCES = "sentences.npy"
 LEXICAL = "bm25"
 LOCK = ".lock"
 # 2: Markdown by its structure (sections, blocks, markup left out), sentences by sentencex.
-CHUNKER_VERSION = 2
+# 3: code spans kept whole in clean text; admonition markers only at block level.
+CHUNKER_VERSION = 3
 # The heading path counts this many times in a passage's BM25 document: a question that
 # names a section's subject should find the section. Calibrated in the README, "Scores".
 HEADING_WEIGHT = 1
@@ -295,7 +296,7 @@ def chunk_settings(max_tokens: int | None, *, naive: bool = False) -> dict[str, 
     """The chunking settings recorded in the manifest (max_tokens comes from the model)."""
     settings: dict[str, Any] = {
         "chunker": CHUNKER_VERSION, "unwrapped_line": UNWRAPPED_LINE, "overlap_sentences": 1,
-        "target_tokens": TARGET_TOKENS, "heading_weight": HEADING_WEIGHT,
+        "prefix_chars": MAX_PREFIX_CHARS, "heading_weight": HEADING_WEIGHT,
     }
     if naive:
         settings["naive"] = True
@@ -518,9 +519,16 @@ def _vectors_for(
 
     known: dict[str, tuple[int, int]] = {}  # text -> (0 passage | 1 sentence, row)
     if previous is not None:
+        # The text a vector was made from is rebuilt from its record with today's rules, so
+        # only an index cut by the same settings lends all its vectors. One cut otherwise
+        # lends those of passages without headings: their text is the title and the text
+        # as stored, as every version of qa embedded it.
+        same = same_chunking(previous.manifest.chunking)
         for row, record in enumerate(previous.passages):
-            known.setdefault(embedding_text(record), (0, row))
-        for record, start in zip(previous.passages, previous.sentence_start.tolist()):
+            if same or not record.headings:
+                known.setdefault(embedding_text(record), (0, row))
+        units = previous.passages if same else []
+        for record, start in zip(units, previous.sentence_start.tolist()):
             texts = sentence_texts(record) if record.sentences else []
             if len(texts) == record.sentences:  # else the rows cannot be trusted: embed again
                 for offset, text in enumerate(texts):

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from qa.sentences import sentence_spans
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -36,18 +35,28 @@ _ATTRIBUTES = re.compile(r"\s*\{:?\s*[#.][^{}]*\}\s*$", re.M)
 # mdBook {{#include …}}, MkDocs/FastAPI {* … *}, Liquid/Jinja {% … %}, Hugo {{< … >}} {{% … %}}.
 _DIRECTIVE = re.compile(r"\{\{#[^}]*\}\}|\{\*.*?\*\}|\{%.*?%\}|\{\{[<%].*?[>%]\}\}")
 _ESM = re.compile(r"^\s*(?:import\s.+\sfrom\s+['\"].+['\"]|import\s+['\"].+['\"]|export\s.+);?\s*$")
-_EMPHASIS = re.compile(r"`+|\*\*|__")
+_EMPHASIS = re.compile(r"(?<![\w*])(\*\*|__|\*)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+_CODE_SPAN = re.compile(r"`+([^`]*?)`+")
 _LIST_MARKER = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+\[[ xX]\])?[ \t]+")
 _ITEM_START = re.compile(r"[ \t]*(?:>[ \t]?)*(?:(?:[-*+]|\d{1,9}[.)])(?:[ \t]+\[[ xX]\])?[ \t]+)?")
 _QUOTE_MARKER = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M)
 _ALERT = re.compile(r"\[!(\w+)\]")
 _TABLE_RULE = re.compile(r"^[\s|:\-+]*$")
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
-_BLOCKS_OPEN = re.compile(r"^[ \t]*(/{3,})[ \t]*([A-Za-z][\w-]*)[ \t]*(?:\|[ \t]*(.*?))?[ \t]*$")
-_BLOCKS_CLOSE = re.compile(r"^[ \t]*/{3,}[ \t]*$")
-_COLON_OPEN = re.compile(r"^[ \t]*(:{3,})[ \t]*([A-Za-z][\w-]*)[ \t]*(.*?)[ \t]*$")
-_COLON_CLOSE = re.compile(r"^[ \t]*:{3,}[ \t]*$")
-_BANG_OPEN = re.compile(r"^([ \t]*)(?:!!!|\?\?\?\+?)[ \t]*([A-Za-z][\w-]*)[ \t]*(?:\"(.*)\")?[ \t]*$")
+# Admonition markers count at block level only (up to three spaces in, as CommonMark has
+# it); indented further they are code, or inside a list item, and stay as they are.
+_BLOCKS_OPEN = re.compile(r"^ {0,3}(/{3,})[ \t]*([A-Za-z][\w-]*)[ \t]*(?:\|[ \t]*(.*?))?[ \t]*$")
+_BLOCKS_CLOSE = re.compile(r"^ {0,3}/{3,}[ \t]*$")
+_COLON_OPEN = re.compile(r"^ {0,3}(:{3,})[ \t]*([A-Za-z][\w-]*)[ \t]*(.*?)[ \t]*$")
+_COLON_CLOSE = re.compile(r"^ {0,3}:{3,}[ \t]*$")
+_BANG_OPEN = re.compile(r"^( {0,3})(?:!!!|\?\?\?\+?)[ \t]*([A-Za-z][\w-]*)[ \t]*(?:\"(.*)\")?[ \t]*$")
+# The same markers anywhere, as they are left out of what is searched.
+_ANY_MARKER = re.compile(
+    r"^[ \t>]*(?:/{3,}|:{3,}|!!!|\?\?\?\+?)[ \t]*(?:([A-Za-z][\w-]*)[ \t]*(?:\|[ \t]*)?(?:\"(.*)\"|(.*?)))?[ \t]*$", re.M
+)
+_CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
+_YAML_KEY = re.compile(r"^[\w\"'-][^:]*:(\s|$)")
+_TOML_KEY = re.compile(r"^[\w\"'.-]+\s*=|^\[")
 
 
 @dataclass(frozen=True)
@@ -86,16 +95,18 @@ def _parser() -> MarkdownIt:
 
 
 def clean_inline(text: str) -> str:
-    """Prose without its markup: link targets, tags, comments, directives, attributes, code ticks."""
+    """Prose without its markup: link targets, tags, comments, directives, attributes,
+    admonition markers, emphasis and code ticks. What is inside `code` is kept as it is."""
     text = _COMMENT.sub(" ", text)
     text = _DIRECTIVE.sub(" ", text)
+    text = _ANY_MARKER.sub(lambda m: " ".join(g for g in m.groups() if g), text)
     text = _IMAGE.sub(r"\1", text)
     text = _LINK.sub(r"\1", text)
     text = _REF_LINK.sub(r"\1", text)
     text = _AUTOLINK.sub(r"\1", text)
-    text = _TAG.sub(" ", text)
     text = _ATTRIBUTES.sub("", text)
-    text = _EMPHASIS.sub("", text)
+    pieces = _CODE_SPAN.split(text)  # prose, code, prose, code, ... (code without its ticks)
+    text = "".join(piece if i % 2 else _EMPHASIS.sub(r"\2", _TAG.sub(" ", piece)) for i, piece in enumerate(pieces))
     lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line and not _ESM.match(line))
 
@@ -159,7 +170,6 @@ class _Region:
     last: int  # exclusive
     kind: str  # "markup" or "admonition"
     label: str = ""
-    marker_lines: tuple[int, ...] = ()
 
 
 def parse_blocks(text: str) -> list[Block]:
@@ -177,12 +187,18 @@ def parse_blocks(text: str) -> list[Block]:
 
 
 def _front_matter(lines: list[str]) -> list[_Region]:
-    """YAML (---) or TOML (+++) front matter at the very top; blanked for the parser."""
-    if not lines or lines[0].strip() not in ("---", "+++"):
+    """YAML (---) or TOML (+++) front matter at the very top; blanked for the parser.
+
+    Its first line must be a key (`title: ...`, `title = ...`): a document may also begin
+    with a thematic break.
+    """
+    if len(lines) < 3 or lines[0].strip() not in ("---", "+++"):
         return []
-    fence = lines[0].strip()
-    closers = ("---", "...") if fence == "---" else ("+++",)
-    for i in range(1, len(lines)):
+    yaml = lines[0].strip() == "---"
+    if not (_YAML_KEY if yaml else _TOML_KEY).match(lines[1]):
+        return []
+    closers = ("---", "...") if yaml else ("+++",)
+    for i in range(2, len(lines)):
         if lines[i].strip() in closers:
             for j in range(i + 1):
                 lines[j] = ""
@@ -216,7 +232,7 @@ def _admonitions(lines: list[str]) -> list[_Region]:
             first, _, label = open_stack.pop()
             lines[i] = ""
             if not open_stack:
-                regions.append(_Region(first, i + 1, "admonition", label, (first, i)))
+                regions.append(_Region(first, i + 1, "admonition", label))
             i += 1
             continue
         opened = _BLOCKS_OPEN.match(line) or _COLON_OPEN.match(line)
@@ -242,7 +258,11 @@ def _admonitions(lines: list[str]) -> list[_Region]:
                 if body.strip():
                     last = j + 1
                 j += 1
-            regions.append(_Region(i, last, "admonition", label, (i,)))
+            # An admonition inside this one is part of it: its markers go, its body is read.
+            inner = lines[i + 1 : last]
+            _admonitions(inner)
+            lines[i + 1 : last] = inner
+            regions.append(_Region(i, last, "admonition", label))
             i = last
             continue
         i += 1
@@ -324,9 +344,11 @@ def _block(kind: str, first: int, last: int, inner: list[Token], lines: _Lines) 
     start, end = lines.span(first, last)
     text = lines.text
     if kind == "heading":
-        title = clean_inline(" ".join(text[start:end].lstrip("#").split("\n")[0].split()).rstrip("#").strip())
+        title = clean_inline(_CLOSING_HASHES.sub("", text[start:end].split("\n")[0].strip().lstrip("#")))
         if last - first > 1:  # setext: the underline is not part of the title
             title = clean_inline(" ".join(lines.line(n).strip() for n in range(first, last - 1)))
+        if not has_words(title):  # "# <a id='top'></a>": no heading to name a section by
+            return Block("markup", start, end, (), "")
         return Block("heading", start, end, (), title, level=int(inner[0].tag[1:]))
     if kind == "code":
         segment = _code_segment(inner[0], first, last, lines)
@@ -352,7 +374,7 @@ def _code_segment(token: Token, first: int, last: int, lines: _Lines) -> Segment
     """The code inside a fence (or an indented block), without the fence lines."""
     if token.type == "fence":
         inner_first, inner_last = first + 1, last
-        closing = lines.line(last - 1).strip() if last - 1 > first else ""
+        closing = _QUOTE_MARKER.sub("", lines.line(last - 1)).strip() if last - 1 > first else ""
         if last - 1 > first and closing.startswith(token.markup) and not closing.strip(token.markup[0]).strip():
             inner_last = last - 1
     else:
@@ -392,7 +414,7 @@ def _container_segments(inner: list[Token], first: int, last: int, lines: _Lines
 
     def flush(upto: int) -> None:
         if run_start < upto:
-            start, end = lines.span(run_start, upto)
+            start, end = _without_bare_quote_lines(lines.text, *lines.span(run_start, upto))
             if start < end:
                 segments.append(Segment(start, end, "prose", glued(run_start)))
 
@@ -415,10 +437,30 @@ def _container_segments(inner: list[Token], first: int, last: int, lines: _Lines
     return segments
 
 
+def _without_bare_quote_lines(text: str, start: int, end: int) -> tuple[int, int]:
+    """(start, end) without lines at either end that hold only quote markers ("> >")."""
+    while start < end:
+        line_end = text.find("\n", start, end)
+        line_end = end if line_end < 0 else line_end
+        if text[start:line_end].strip(" \t>"):
+            break
+        start = line_end + 1
+    while end > start:
+        line_start = text.rfind("\n", start, end) + 1
+        if text[max(line_start, start) : end].strip(" \t>"):
+            break
+        end = max(line_start - 1, start)
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
 def clean_segment(text: str, segment_kind: str, block_kind: str) -> str:
     """What is embedded and indexed of a segment of a block of `block_kind`."""
     if segment_kind == "code":
-        return _clean_code(text)
+        return _clean_code(_QUOTE_MARKER.sub("", text) if block_kind == "quote" else text)
     if segment_kind in ("row", "header"):
         return "\n".join(_clean_row(line) for line in text.split("\n")).strip()
     if block_kind == "quote":

@@ -66,7 +66,7 @@ def bank() -> tuple[str, ...]:
 
 def calibration_id() -> str:
     """A fingerprint of the bank and the settings: a calibration is redone when either changes."""
-    settings = f"{QUANTILE} {STRENGTH_MARGIN} {COSINE_MARGIN} {STRENGTH_FLOOR} {COSINE_FLOOR}"
+    settings = f"best-ranked {QUANTILE} {STRENGTH_MARGIN} {COSINE_MARGIN} {STRENGTH_FLOOR} {COSINE_FLOOR}"
     return hashlib.sha256("\n".join([settings, *bank()]).encode("utf-8")).hexdigest()[:16]
 
 
@@ -87,9 +87,11 @@ def calibrate(engine: Engine) -> dict[str, Any]:
     vectors = bank_vectors(engine.embedder)
     strengths, cosines = [], []
     for question, vector in zip(bank(), vectors):
+        # What decides is the best-ranked passage (qa.search.rank): measure that one.
         scores = engine.scores_for(question, vector)
-        strengths.append(max(scores.strength.values(), default=0.0))
-        cosines.append(max(scores.cosine.values(), default=0.0))
+        top = max(scores.fused, key=scores.fused.__getitem__, default=None)
+        strengths.append(0.0 if top is None else scores.strength[top])
+        cosines.append(0.0 if top is None else scores.cosine[top])
     return {
         "strength": round(max(STRENGTH_FLOOR, float(np.quantile(strengths, QUANTILE)) + STRENGTH_MARGIN), 4),
         "cosine": round(max(COSINE_FLOOR, float(np.quantile(cosines, QUANTILE)) + COSINE_MARGIN), 4),

@@ -27,7 +27,7 @@ import numpy as np
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
 from qa.errors import EmptyQuestionError, QAError
 from qa.index import OpenIndex, Progress, build_index, current_generation, open_index, stale_reasons
-from qa.manifest import read_manifest
+from qa.manifest import MANIFEST, read_manifest
 from qa.model import Embedder, get_embedder, resolve_model_info
 from qa.notices import notice, warn
 from qa.refusal import Bar
@@ -49,7 +49,7 @@ NEW_WORDS = 1
 CANDIDATES = 50
 # A passage is an answer only if it clears the bar and scores at least this share of the
 # best passage's score. Calibrated in the README, "Scores".
-RELATIVE = 0.4
+RELATIVE = 0.5
 # Characters of the question before a follow-up that are read with it: more than any
 # real question, few enough to leave the follow-up within the model's 256 word pieces.
 CONTEXT_CHARS = 500
@@ -81,6 +81,17 @@ class Engine:
     index: OpenIndex
     embedder: Embedder
     _rows: dict[tuple[str, int, int], int] = field(default_factory=dict, repr=False)
+    _manifest_mtime: int = field(default=0, repr=False)
+
+    def reread_manifest(self) -> None:
+        """Take up a manifest rewritten in place (a new calibration, new timestamps)."""
+        try:
+            mtime = (self.generation / MANIFEST).stat().st_mtime_ns
+        except OSError:
+            return  # a missing manifest is reported when the generation is next opened
+        if self._manifest_mtime and mtime != self._manifest_mtime:
+            self.index.manifest = read_manifest(self.generation)
+        self._manifest_mtime = mtime
 
     @property
     def bar(self) -> Bar:
@@ -173,6 +184,7 @@ def get_engine(index_dir: str | Path | None = None, *, progress: Progress | None
     with _engines_lock:
         engine = _engines.get(path)
         if engine is not None and current_generation(path) == engine.generation:
+            engine.reread_manifest()
             return engine
         if engine is None:
             _bring_up_to_date(path, progress)
@@ -181,6 +193,7 @@ def get_engine(index_dir: str | Path | None = None, *, progress: Progress | None
         if embedder.dim != index.manifest.dim:
             raise QAError(f"the model has dimension {embedder.dim}, the index {index.manifest.dim}: run qa index --rebuild")
         engine = Engine(path, index.folder, index, embedder)
+        engine.reread_manifest()
         _engines[path] = engine
         return engine
 
@@ -257,7 +270,9 @@ def rank(
     """Like retrieve, but also returns the passages that did not clear the bar: (found, nearby).
 
     The k best passages are split in two: those relevant enough to be an answer, best
-    first, and the rest ("nearby"), so a front-end can show them folded away.
+    first, and the rest ("nearby"), so a front-end can show them folded away. The
+    question is answered only when the best passage itself clears the bar, so whether it
+    is answered does not depend on k.
     """
     if not isinstance(question, str) or not question.strip():
         raise EmptyQuestionError()
@@ -265,13 +280,8 @@ def rank(
         raise QAError(f"k must be at least 1, not {k}")
     engine = get_engine(index_dir)
     bar = engine.bar if min_score is None else Bar.fixed(float(min_score))
-    context = [h.strip() for h in history if isinstance(h, str) and h.strip()][-1:]
-    # Only a question that points back ("what age were THEY?") is read together with the
-    # question before it; any other question is read, and must be answered, on its own. So
-    # is one that names things the documents never mention ("what do sea otters do while
-    # THEY sleep?"): its pronoun points inside itself, at a new subject.
-    follow_up = bool(context) and refers_back(question) and engine.index.lexical.unknown_words(question) <= NEW_WORDS
-    texts = [question, joined_question(context[-1], question)] if follow_up else [question]
+    previous = context_for(engine, question, history)
+    texts = [question, joined_question(previous, question)] if previous is not None else [question]
     own, *in_context = engine.scores(texts, dense_weight)
     if not in_context:
         ranking = own.fused
@@ -286,12 +296,27 @@ def rank(
         relevant = [row for row in ranking if own.clears(row, bar) or joined.clears(row, bar)]
     best = _top(engine, ranking, k)
     chosen = set(relevant)
-    if chosen and (bar.strength > 0 or bar.cosine > 0):
+    if not best or best[0][0] not in chosen:
+        return [], [p for _, p in best]
+    if bar.strength > 0 or bar.cosine > 0:
         # Beside a strong answer, a passage that clears the bar only by a general likeness
         # to the question ranks far below it: it is shown folded away, not as an answer.
-        top = max(ranking[row] for row in chosen)
-        chosen = {row for row in chosen if ranking[row] >= RELATIVE * top}
+        chosen = {row for row in chosen if ranking[row] >= RELATIVE * ranking[best[0][0]]}
     return [p for row, p in best if row in chosen], [p for row, p in best if row not in chosen]
+
+
+def context_for(engine: Engine, question: str, history: Sequence[str]) -> str | None:
+    """The question before, when `question` is a follow-up to be read with it; else None.
+
+    Only a question that points back ("what age were THEY?") is read together with the
+    question before it; any other question is read, and must be answered, on its own. So
+    is one that names things the documents never mention ("what do sea otters do while
+    THEY sleep?"): its pronoun points inside itself, at a new subject.
+    """
+    context = [h.strip() for h in history if isinstance(h, str) and h.strip()][-1:]
+    if context and refers_back(question) and engine.index.lexical.unknown_words(question) <= NEW_WORDS:
+        return context[-1]
+    return None
 
 
 def joined_question(previous: str, question: str) -> str:

@@ -11,7 +11,8 @@ from textual.widgets import Collapsible, Static
 
 from qa import Chat, build_index, retrieve
 from qa.documents import read_document
-from qa.evaluate import load_questions
+from qa.evaluate import evaluate, load_questions
+from qa.index import open_index
 from tests.conftest import run_qa
 from tests.test_app import ask, in_loop, plain
 from tui.app import QAApp
@@ -77,8 +78,6 @@ def docs_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
 
 
 def _seeds(index: Path) -> Path:
-    from qa.index import open_index
-
     return Path(open_index(index).manifest.seeds_dir)
 
 
@@ -111,12 +110,15 @@ def test_a_lead_in_answers_with_the_code_it_introduces(docs_index):
 
 
 def test_the_command_prints_and_exports_the_heading_path(docs_index):
-    result = run_qa("ask", "brew install", "--json", "-k", "2", "--index", str(docs_index))
+    result = run_qa("ask", "brew install", "--json", "-k", "4", "--index", str(docs_index))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     first = data["passages"][0]
     assert first["section"] == "Installing Gizmo › macOS" and first["headings"] == ["Installing Gizmo", "macOS"]
-    assert first["relevant"] is True and all(p["relevant"] is False for p in data["nearby"])
+    assert first["relevant"] is True
+    # The other passages of the four best are below the bar: returned, marked, not answers.
+    assert data["nearby"] and all(p["relevant"] is False for p in data["nearby"])
+    assert len(data["passages"]) + len(data["nearby"]) == 4
     text = run_qa("ask", "brew install", "-k", "1", "--index", str(docs_index))
     assert "[1] install.md:" in text.stdout and "Installing Gizmo › macOS" in text.stdout.splitlines()[2]
 
@@ -124,23 +126,24 @@ def test_the_command_prints_and_exports_the_heading_path(docs_index):
 def test_eval_matches_across_wraps_names_every_citation_of_a_miss_and_measures_a_naive_baseline(docs_index, tmp_path):
     questions = tmp_path / "questions.jsonl"
     lines = [
-        {"q": "Which package manager keeps Gizmo up to date on Linux?", "expect": "package manager, which also keeps", "kind": "fact", "source": "install.md"},
+        {"q": "Which package manager keeps Gizmo up to date on Linux?", "expect": "the distribution's package manager", "kind": "fact", "source": "install.md"},
         {"q": "What happens with more than 64 workers?", "expect": "refuse to start", "kind": "fact", "source": "guide/configuration.md"},
         {"q": "What colour is the progress bar by default?", "expect": "no such words", "kind": "fact"},
         {"q": "Who painted the Mona Lisa?", "expect": None, "kind": "far_out_of_scope"},
     ]
     questions.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    assert load_questions(questions)[0].expect == ("package manager, which also keeps",)
+    assert "distribution's package manager" not in INSTALL  # the expected words span a line break
     result = run_qa("eval", str(questions), "-k", "2", "--json", "--baseline", "--index", str(docs_index))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["overall"]["hit@1"] == pytest.approx(2 / 3, abs=1e-3)  # the first across a hard wrap
     assert report["kinds"]["far_out_of_scope"]["abstention"] == 1.0
     miss = next(m for m in report["misses"] if m["q"].startswith("What colour"))
-    assert miss["got"] and all(":" in citation for citation in miss["got"]) and len(miss["got"]) >= 1
-    naive = report["baselines"]["naive"]
-    assert naive["questions"] == 4 and naive["hit@1"] is not None
-    assert (docs_index / "naive-baseline" / "CURRENT").is_file()
+    assert miss["got"] == [p.citation for p in retrieve(miss["q"], k=2, index_dir=docs_index)]
+    # The baseline's figures are those of the naive index, built beside the index.
+    naive_index = docs_index / "naive-baseline"
+    assert open_index(naive_index).manifest.chunking.get("naive") is True
+    assert report["baselines"]["naive"] == evaluate(load_questions(questions), 2, index_dir=naive_index, sides=False).overall
     text = run_qa("eval", str(questions), "-k", "2", "--baseline", "--index", str(docs_index))
     assert text.returncode == 0 and "naive baseline" in text.stdout
 

@@ -151,10 +151,40 @@ def test_long_code_lists_and_tables_are_cut_at_line_boundaries(embedder):
     assert text[spans[0].start : spans[0].end].startswith("# Big\n\nHere is the code:\n\n```rust\nlet value_0")
 
 
+def _paragraph(embedder, word: str, tokens: int) -> str:
+    """A sentence of about `tokens` word pieces."""
+    text = " ".join([word] * tokens) + "."
+    while embedder.count_tokens([text])[0] > tokens:
+        text = text.split(" ", 1)[1]
+    return text
+
+
+def test_a_section_too_long_for_one_passage_is_cut_evenly_and_keeps_lead_ins_and_items(embedder):
+    # Three paragraphs of 120 word pieces and one of 30: greedily, 240 + 30 + a tiny tail;
+    # evenly, two passages. Then a lead-in, its code, and a list whose nested items must
+    # stay with their parent however the section is cut.
+    paragraphs = [_paragraph(embedder, w, 120) for w in ("alpha", "bravo")] + [_paragraph(embedder, "charlie", 30)]
+    # Sizes where cutting anywhere would balance best inside an item (checked by mutation).
+    items = "\n".join(f"* item {i} with a few words\n  * nested {i} stays with item {i}: {_paragraph(embedder, 'delta', 19)}" for i in range(11))
+    text = "# Big\n\n" + "\n\n".join(paragraphs) + "\n\nRun this:\n\n```sh\nmake all\n```\n\n" + items + "\n"
+    spans = passages(embedder, text, title="big")
+    texts = [text[s.start : s.end] for s in spans]
+    counts = embedder.count_tokens([s.clean or text[s.start : s.end] for s in spans])
+    prose = [c for t, c in zip(texts, counts) if "alpha" in t or "bravo" in t or "charlie" in t]
+    assert len(prose) == 2 and min(prose) > 60, (prose, texts)
+    assert any("Run this:" in t and "make all" in t for t in texts)
+    for i in range(11):
+        assert any(f"* item {i} with" in t and f"nested {i} stays" in t for t in texts), i
+    assert not any(t.lstrip().startswith("* nested") for t in texts)
+
+
 def test_clean_inline_keeps_words_and_drops_markup():
     assert clean_inline("See the [`Cargo.toml`](manifest.md#x) and ![logo](a.png) <br/> **now**") == "See the Cargo.toml and logo now"
     assert clean_inline("Set it {* ../x.py hl[3] *} here <!-- no -->") == "Set it here"
     assert clean_inline("import Tabs from '@theme/Tabs';") == ""
+    assert clean_inline("Edit `__init__.py`, pass `**kwargs` or `Vec<String>`; __really__ *so*") == (
+        "Edit __init__.py, pass **kwargs or Vec<String>; really so"
+    )
 
 
 def test_headings_inside_code_are_not_headings(embedder):
@@ -177,6 +207,10 @@ _block = st.one_of(
     st.lists(_line, min_size=1, max_size=3).map(lambda xs: "!!! tip\n" + "\n".join("    " + x for x in xs)),
     st.lists(_line, min_size=1, max_size=4).map(lambda xs: "| a | b |\n|---|---|\n" + "\n".join(f"| {x} | x |" for x in xs)),
     _line.map(lambda s: f"> {s}"),
+    st.lists(_line, min_size=1, max_size=3).map(lambda xs: "!!! note\n    " + xs[0] + "\n\n    !!! tip\n        " + "\n        ".join(xs)),
+    st.lists(_line, min_size=1, max_size=3).map(lambda xs: "* item\n\n    /// note\n\n    " + "\n    ".join(xs) + "\n\n    ///\n\n* next"),
+    st.lists(_line, min_size=1, max_size=3).map(lambda xs: "> Run this:\n>\n> ```sh\n> " + "\n> ".join(xs) + "\n> ```"),
+    _line.map(lambda s: f"---\n\n{s}\n---"),
     st.sampled_from(["<!-- c -->", "<a id='x'></a>", "{{#include f.md}}", "---\nk: v\n---", "```", "\r\n", "\t", "    indented"]),
 )
 
@@ -189,3 +223,5 @@ def test_offsets_and_lines_hold_for_any_markdown(embedder, blocks, joiner):
     assert all(a.start < b.start for a, b in zip(spans, spans[1:]))
     for s in spans:
         assert all(s.start <= u.start < u.end <= s.end for u in s.units)
+    embedded = [f"{embedding_prefix('guide', s.headings)}: {s.clean or text[s.start:s.end]}" for s in spans]
+    assert all(count <= embedder.max_tokens for count in embedder.count_tokens(embedded))

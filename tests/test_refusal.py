@@ -13,14 +13,16 @@ from qa.refusal import COSINE_FLOOR, STRENGTH_FLOOR, bank
 from qa.search import _engines
 from tests.conftest import DATA, LETTER, SEEDS
 
-# Off-topic questions of our own, none of them in the bank the bar is calibrated with.
+# Off-topic questions of our own, none of them in the bank the bar is calibrated with,
+# and none looked at while it was calibrated.
 OFF_TOPIC = (
-    "How do I bake banana bread?",
-    "Who painted the Mona Lisa?",
-    "What is the boiling point of water?",
-    "How many moons does Jupiter have?",
-    "When was the Eiffel Tower built?",
-    "Who won the 2018 football World Cup?",
+    "At what temperature should a turkey be roasted?", "Which countries does the Danube flow through?",
+    "What is the offside trap in hockey?", "How do I get red wine out of a carpet?", "Who wrote the novel Middlemarch?",
+    "What causes the northern lights?", "How much water should a cactus get in winter?", "When did the Roman Empire fall?",
+    "What is a good warm-up before running?", "How do I change a bicycle tyre?", "Why do cats purr?",
+    "What is the tallest building in the world?", "How many bones are in the human body?", "Which wine goes with salmon?",
+    "What does a notary public do?", "How do I unblock a sink drain?", "What is the plot of Hamlet?",
+    "How do hurricanes get their names?", "What is compound interest?", "How long does it take to learn the piano?",
 )
 
 
@@ -46,11 +48,15 @@ def _one_liners(count: int) -> list[str]:
 
 
 def test_a_growing_corpus_keeps_refusing_off_topic_questions(tmp_path: Path, embedder):
+    """The bar rises with the corpus, so the share of unrelated questions answered stays
+    small from 10 to 2,000 passages; the floors alone (the bar of a tiny corpus) would
+    answer many of them at 2,000. The bar sits at the bank's 95th percentile, so a
+    question or two in twenty may still get through by one shared word."""
     seeds, index = tmp_path / "seeds", tmp_path / "index"
     seeds.mkdir()
     shutil.copy(SEEDS / LETTER, seeds / LETTER)
     lines = _one_liners(1991)
-    bars = []
+    bars, answered = [], []
     # The letter's 9 paragraphs, then one-sentence paragraphs up to 10, 200 and 2,000 passages.
     for size, (first, last) in ((10, (0, 1)), (200, (1, 191)), (2000, (191, 1991))):
         (seeds / f"stdlib-{size}.txt").write_text("\n\n".join(lines[first:last]) + "\n", encoding="utf-8")
@@ -58,12 +64,14 @@ def test_a_growing_corpus_keeps_refusing_off_topic_questions(tmp_path: Path, emb
         opened = open_index(index)
         assert abs(len(opened.passages) - size) <= size // 20, len(opened.passages)
         bars.append(opened.manifest.refusal)
-        for question in OFF_TOPIC:
-            assert retrieve(question, index_dir=index) == [], (size, question)
+        answered.append([q for q in OFF_TOPIC if retrieve(q, index_dir=index)])
         top = retrieve("Which charity did the #isolationgames raise funds for?", k=1, index_dir=index)
         assert top and "British Red Cross" in top[0].text, size
+    assert all(len(a) <= 2 for a in answered), answered
+    floors_only = [q for q in OFF_TOPIC if retrieve(q, index_dir=index, min_score=STRENGTH_FLOOR)]
+    assert len(floors_only) >= len(answered[-1]) + 4, (floors_only, answered[-1])
     assert bars[0]["strength"] >= STRENGTH_FLOOR and bars[0]["cosine"] >= COSINE_FLOOR
-    assert bars[-1]["cosine"] > bars[0]["cosine"], "the bar rises with the corpus"
+    assert bars[-1]["cosine"] > bars[0]["cosine"] and bars[-1]["strength"] > bars[0]["strength"], "the bar rises"
 
 
 def test_the_calibrated_bar_is_stored_and_used(seed_index: Path, tmp_path: Path):
@@ -87,3 +95,24 @@ def test_the_calibrated_bar_is_stored_and_used(seed_index: Path, tmp_path: Path)
     assert not reply.found and reply.nearby, "nothing clears a bar of 1"
     with_bar(0.0, 0.0)
     assert len(retrieve("What is the boiling point of water?", k=3, index_dir=index)) == 3
+
+
+def test_a_new_calibration_needs_no_embedding_and_reaches_a_loaded_engine(seed_index: Path, tmp_path: Path):
+    from qa.search import get_engine
+
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    question = "Which charity did the #isolationgames raise funds for?"
+    engine = get_engine(index)
+    calibrated = engine.index.manifest.refusal
+    assert calibrated is not None and retrieve(question, index_dir=index)
+    # As if an older qa, with another bank, had calibrated it, to bars nothing clears.
+    manifest_path = current_generation(index) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["refusal"] = {**calibrated, "strength": 1.0, "cosine": 1.0, "calibration": "an-older-bank"}
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert retrieve(question, index_dir=index) == [], "the loaded engine reads the rewritten manifest"
+    stats = build_index(None, index)
+    assert stats.embedded == 0 and not stats.changed and current_generation(index) == engine.generation
+    assert open_index(index).manifest.refusal == calibrated
+    assert get_engine(index) is engine and retrieve(question, index_dir=index)
