@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from qa.markdown import CONTENT_KINDS, Block, Segment, clean_inline, clean_segment, has_words, item_text_start, parse_blocks
-from qa.sentences import sentence_spans
+from qa.sentences import sentence_spans, trim
 from qa.types import SECTION_SEPARATOR
 
 # A line at least this long is a paragraph of its own (text written with one line per
@@ -282,7 +282,7 @@ class _Cutter:
         lines: list[tuple[int, int]] = []
         cursor = start
         for line in self.text[start:end].split("\n"):
-            s, e = _trim(self.text, cursor, cursor + len(line))
+            s, e = trim(self.text, cursor, cursor + len(line))
             cursor += len(line) + 1
             if s < e:
                 lines.append((s, e))
@@ -325,7 +325,7 @@ class _Cutter:
                     if text[start + offsets[candidate + 1][0] - 1].isspace():
                         last = candidate
                         break
-            piece = _trim(text, start + offsets[first][0], start + offsets[last][1])
+            piece = trim(text, start + offsets[first][0], start + offsets[last][1])
             if piece[0] < piece[1]:
                 pieces.append(piece)
             first = last + 1
@@ -427,7 +427,7 @@ def _naive_sections(text: str) -> list[tuple[int, int]]:
     """Trimmed spans between `#` heading lines (each section starting with its heading)."""
     starts = [0] + [m.start() for m in _NAIVE_HEADING.finditer(text) if m.start() > 0]
     ends = starts[1:] + [len(text)]
-    return [t for t in (_trim(text, s, e) for s, e in zip(starts, ends)) if t[0] < t[1]]
+    return [t for t in (trim(text, s, e) for s, e in zip(starts, ends)) if t[0] < t[1]]
 
 
 def _paragraphs(text: str) -> list[tuple[int, int]]:
@@ -450,12 +450,4 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
             start = None
     if start is not None:
         found.append((start, position))
-    return [t for t in (_trim(text, s, e) for s, e in found) if t[0] < t[1]]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+    return [t for t in (trim(text, s, e) for s, e in found) if t[0] < t[1]]

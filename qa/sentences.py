@@ -38,7 +38,7 @@ def _segment(text: str, start: int, end: int) -> list[tuple[int, int]]:
         bounds = _fallback_bounds(piece)
     spans = []
     for s, e in bounds:
-        s, e = _trim(piece, s, e)
+        s, e = trim(piece, s, e)
         if s < e:
             spans.append((start + s, start + e))
     return spans
@@ -66,7 +66,8 @@ def _fallback_bounds(piece: str) -> list[tuple[int, int]]:
     return bounds
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+def trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """(start, end) of `text[start:end]` without the whitespace at either end."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
