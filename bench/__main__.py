@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def corpus_figures(index: Path, embed_seconds: float) -> dict[str, Any]:
-    from qa.index import open_index
+    from qa.store import open_index
 
     opened = open_index(index)
     return {
@@ -133,7 +133,7 @@ def quality_figures(*, quick: bool, with_peer: bool) -> dict[str, Any]:
 def build_sample(seeds: Path, index: Path, passages: int | None) -> Path:
     """`seeds`, or its first files holding at least `passages` passages (for --quick)."""
     from bench.corpus import subset
-    from qa.index import open_index
+    from qa.store import open_index
 
     if passages is None:
         return seeds
@@ -150,7 +150,8 @@ def build_figures(seeds: Path, index: Path, corpus: Path, corpus_index: Path) ->
     """build_index throughput on `seeds` (whose passages `index` holds) against bare
     `model.encode` of the same passages; re-index times of `corpus` in `corpus_index`."""
     from qa import build_index
-    from qa.index import embedding_text, open_index
+    from qa.build import embedding_text
+    from qa.store import open_index
     from qa.search import get_engine
 
     model = get_engine(index).embedder._model
@@ -194,7 +195,8 @@ def approximate_figures(index: Path) -> dict[str, Any]:
     """HNSW against exact search on the largest corpus: recall@10, build and search time."""
     import numpy as np
 
-    from qa.index import make_vector_index, open_index
+    from qa.store import open_index
+    from qa.vectors import make_vector_index
     from qa.search import one_search_thread, get_engine
 
     engine = get_engine(index)
@@ -227,7 +229,7 @@ def approximate_figures(index: Path) -> dict[str, Any]:
 
 def memory_figures(index: Path) -> dict[str, Any]:
     """Peak RSS of a process answering from `index`, beside a bare model process."""
-    from qa.index import open_index
+    from qa.store import open_index
 
     manifest = open_index(index).manifest
     _, bare = run_python(["-m", "bench.probe", "model"])

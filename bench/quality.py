@@ -62,7 +62,7 @@ def ours(questions: Sequence[Question], index: Path) -> dict[str, dict[str, Any]
 
 def peer(questions: Sequence[Question], index: Path, model_dir: Path) -> dict[str, Any] | None:
     """txtai over the same passages, in its own process (for its RSS); None if not installed."""
-    from qa.index import open_index
+    from qa.store import open_index
 
     records = open_index(index).passages
     asked = [q for q in questions if q.expect is not None]

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qa.chat import Chat
     from qa.errors import QAError
-    from qa.index import build_index
+    from qa.build import build_index
     from qa.search import retrieve
     from qa.types import IndexStats, Passage, Reply, Sentence
 
 _HOMES = {
     "Chat": "qa.chat",
     "QAError": "qa.errors",
-    "build_index": "qa.index",
+    "build_index": "qa.build",
     "retrieve": "qa.search",
     "IndexStats": "qa.types",
     "Passage": "qa.types",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from qa.lexical import tokenize
-from qa.markdown import clean_inline
 from qa.types import MAX_QUESTION_CHARS, Passage, Sentence
 
 if TYPE_CHECKING:
@@ -20,37 +21,39 @@ def best_sentence(engine: Engine, question: str, passages: Sequence[Passage]) ->
 
     Units are the passage's sentences (across hard-wrapped lines), table rows and code
     blocks; headings and markup never are. Prose is preferred: code is the answer only
-    in a passage of nothing else, or with the sentence that introduces it. Units are scored by cosine similarity to the question
-    plus the share of the question's words they contain. For a follow-up, pass the
-    question joined to the one before it.
+    in a passage of nothing else, or with the sentence that introduces it. Units are
+    scored by the cosine of their stored vectors (embedded with the index) to the
+    question's, plus the share of the question's words they contain; nothing is encoded
+    here. For a follow-up, pass the question joined to the one before it.
     """
     if not passages:
         return None
     passage = passages[0]
     units = engine.units(passage)
-    candidates = [(s, e) for s, e, code in units if not code] or [(s, e) for s, e, _ in units]
-    if not candidates:
+    if not units:
         return None
-    question = question[:MAX_QUESTION_CHARS]
-    texts = [passage.text[s:e] for s, e in candidates]
-    vectors = engine.embedder.encode([question, *(clean_inline(t) or t for t in texts)])
-    cosine = vectors[1:] @ vectors[0]
-    words = set(tokenize(question))
-    best, best_score = 0, float("-inf")
-    for i, text in enumerate(texts):
-        overlap = len(words & set(tokenize(text))) / len(words) if words else 0.0
-        score = float(cosine[i]) + LEXICAL_WEIGHT * overlap
-        if score > best_score:
-            best, best_score = i, score
-    start, end = candidates[best]
+    stored = engine.unit_vectors(passage)  # None: a passage of one unit, which is the answer
+    if stored is not None and len(stored) == len(units):
+        cosine = stored @ engine.question_vector(question[:MAX_QUESTION_CHARS])
+    else:
+        cosine = np.zeros(len(units), dtype=np.float32)
+    words = set(tokenize(question[:MAX_QUESTION_CHARS]))
+    prose = [i for i, (_, _, code) in enumerate(units) if not code] or list(range(len(units)))
+    best = max(prose, key=lambda i: _score(cosine[i], passage.text[units[i][0] : units[i][1]], words))
+    start, end, _ = units[best]
     # A lead-in ("This example adds a dependency on the time crate:") answers with the code
     # it introduces.
     following = [(s, e) for s, e, code in units if code and s >= end]
-    if texts[best].rstrip().endswith(":") and following and _only_fence_between(passage.text[end : following[0][0]]):
+    if passage.text[start:end].rstrip().endswith(":") and following and _only_fence_between(passage.text[end : following[0][0]]):
         end = following[0][1]
     text = passage.text[start:end]
     line = passage.line_start + passage.text.count("\n", 0, start)
     return Sentence(text, passage.source, passage.start + start, passage.start + end, line, line + text.count("\n"))
+
+
+def _score(cosine: float, text: str, words: set[str]) -> float:
+    overlap = len(words & set(tokenize(text))) / len(words) if words else 0.0
+    return float(cosine) + LEXICAL_WEIGHT * overlap
 
 
 def _only_fence_between(gap: str) -> bool:

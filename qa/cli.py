@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 
 from qa.errors import QAError
@@ -71,9 +72,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _prepare(args: argparse.Namespace) -> None:
     """With --seeds, make sure the index describes that folder before asking."""
     if getattr(args, "seeds", None):
-        from qa.index import build_index
+        from qa.search import get_engine
 
-        build_index(args.seeds, args.index, progress=sys.stderr.isatty())
+        with progress_bar() as bar:
+            get_engine(args.index, seeds_dir=args.seeds, progress=bar)
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback that draws a bar on stderr (rich), or None when stderr is no terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=False,
+    ) as bar:
+        task = bar.add_task("embedding", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -129,9 +152,10 @@ def format_reply(reply: Reply) -> str:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from qa.index import build_index
+    from qa.build import build_index
 
-    stats = build_index(args.seeds, args.index, model=args.model, progress=sys.stderr.isatty(), rebuild=args.rebuild)
+    with progress_bar() as bar:
+        stats = build_index(args.seeds, args.index, model=args.model, progress=bar, rebuild=args.rebuild)
     state = "updated" if stats.changed else "already up to date"
     print(
         f"index {state}: {stats.files} files, {stats.passages} passages, "

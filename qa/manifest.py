@@ -48,6 +48,9 @@ class Manifest:
     # The relevance bar calibrated on this corpus at build time (qa.refusal): {"strength",
     # "cosine", ...}. None in indexes written before it was; the floors apply then.
     refusal: dict[str, Any] | None = None
+    # What encodes questions: {"kind": "onnx", "sha256": of the export} or
+    # {"kind": "sentence-transformers", "why": ...}. None in indexes written before it was.
+    question_encoder: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """The manifest as pretty JSON."""
@@ -62,6 +65,7 @@ class Manifest:
             "passages_sha256": self.passages_sha256,
             "index_type": self.index_type,
             "refusal": self.refusal,
+            "question_encoder": self.question_encoder,
             "files": {k: vars(v) for k, v in sorted(self.files.items())},
         }
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -74,6 +78,14 @@ def _refusal(data: Any) -> dict[str, Any] | None:
     bars = (float(data["strength"]), float(data["cosine"]))
     if not all(0.0 <= bar <= 1.0 for bar in bars):
         raise ValueError(f"relevance bars out of range: {bars}")
+    return dict(data)
+
+
+def _question_encoder(data: Any) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    if data.get("kind") not in ("onnx", "sentence-transformers") or (data["kind"] == "onnx" and not isinstance(data.get("sha256"), str)):
+        raise ValueError(f"unknown question encoder {data!r}")
     return dict(data)
 
 
@@ -115,6 +127,7 @@ def read_manifest(folder: Path) -> Manifest:
             format_version=int(version),  # type: ignore[arg-type]
             passages_sha256=None if data.get("passages_sha256") is None else str(data["passages_sha256"]),
             refusal=_refusal(data.get("refusal")),
+            question_encoder=_question_encoder(data.get("question_encoder")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise IndexCorruptError(path, f"the manifest lacks or mangles a field ({type(e).__name__}: {e})") from None

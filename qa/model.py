@@ -19,10 +19,11 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qa.errors import ModelError
 from qa.notices import notice
+from qa.wordpieces import WordPieces
 
 if TYPE_CHECKING:
     import numpy as np
@@ -181,18 +182,32 @@ class Embedder:
         self._model = _load(info.path)
         self.max_tokens: int = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
         self.dim: int = int(self._model.get_embedding_dimension())
+        self._pieces = WordPieces(info.path) if (info.path / "tokenizer.json").is_file() else None
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces in each text, without special tokens."""
         if not texts:
             return []
+        if self._pieces is not None:
+            return self._pieces.count_tokens(texts)
         ids = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [len(x) for x in ids]
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of each word piece of `text`."""
+        if self._pieces is not None:
+            return self._pieces.token_offsets(text)
         encoded = self._model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         return [tuple(x) for x in encoded["offset_mapping"]]
+
+    def transformer(self):  # type: ignore[no-untyped-def]
+        """The model's transformer (a torch module), for export."""
+        return self._model[0].auto_model
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
+        """The model's own input features for `texts` (torch tensors)."""
+        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
+        return {k: v for k, v in prepare(list(texts)).items() if hasattr(v, "shape")}
 
     def encode_questions(self, texts: Sequence[str]) -> np.ndarray:
         """Like encode, for the one or two texts of a question: one forward pass, no batching.
@@ -253,6 +268,21 @@ def _load(path: Path) -> SentenceTransformer:
         return SentenceTransformer(str(path), device=pick_device(), local_files_only=True)
     except Exception as e:  # noqa: BLE001  (any loader failure here means an unusable model folder)
         raise ModelError(f"cannot load the model at {path}: {type(e).__name__}: {e}") from e
+
+
+def word_pieces(info: ModelInfo) -> tuple[Any, int]:
+    """A word-piece counter for the chunker and the number of word pieces the model reads
+    (without its special tokens), from the model's own files; the model is loaded only
+    when those files do not say (no `tokenizer.json` or no `max_seq_length`)."""
+    config = info.path / "sentence_bert_config.json"
+    try:
+        length = int(json.loads(config.read_text(encoding="utf-8"))["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError):
+        length = 0
+    if length and (info.path / "tokenizer.json").is_file():
+        return WordPieces(info.path), length - 2  # [CLS] and [SEP]
+    embedder = get_embedder(info)
+    return embedder, embedder.max_tokens
 
 
 _embedders: dict[ModelInfo, Embedder] = {}

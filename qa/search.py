@@ -15,23 +15,38 @@ clears the bar is refused. The calibration is in the README, "Scores".
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
 from qa.errors import EmptyQuestionError, QAError
-from qa.index import OpenIndex, Progress, build_index, current_generation, open_index, stale_reasons
-from qa.manifest import MANIFEST, read_manifest
-from qa.model import Embedder, get_embedder, resolve_model_info
+from qa.freshness import stale_reasons
+from qa.manifest import MANIFEST, Manifest, read_manifest
+from qa.model import ModelInfo, resolve_model_info
 from qa.notices import notice, warn
 from qa.refusal import Bar
+from qa.store import OpenIndex, current_generation, open_index
 from qa.types import MAX_QUESTION_CHARS, Passage
+from qa.vectors import one_search_thread
+
+Progress = Callable[[int, int], None]
+
+
+class QuestionEncoder(Protocol):
+    """What turns questions into vectors: the model's ONNX export, or the model itself."""
+
+    info: ModelInfo
+    dim: int
+
+    def encode_questions(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
 
 DENSE_WEIGHT = 0.55
 PASSAGE_WEIGHT = 0.5
@@ -79,9 +94,11 @@ class Engine:
     index_dir: Path
     generation: Path
     index: OpenIndex
-    embedder: Embedder
+    embedder: QuestionEncoder
     _rows: dict[tuple[str, int, int], int] = field(default_factory=dict, repr=False)
     _manifest_mtime: int = field(default=0, repr=False)
+    _asked: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # the last query texts' vectors
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reread_manifest(self) -> None:
         """Take up a manifest rewritten in place (a new calibration, new timestamps)."""
@@ -101,7 +118,23 @@ class Engine:
     def scores(self, texts: Sequence[str], dense_weight: float = DENSE_WEIGHT) -> list[Scores]:
         """Fused and cosine scores of the candidate passages, per query text."""
         vectors = self.embedder.encode_questions([t[:MAX_QUESTION_CHARS] for t in texts])
+        with self._lock:
+            self._asked = dict(zip(texts, vectors))
         return [self.scores_for(text, vector, dense_weight) for text, vector in zip(texts, vectors)]
+
+    def question_vector(self, text: str) -> np.ndarray:
+        """The vector of a query text: the one just searched with, else encoded now."""
+        with self._lock:
+            vector = self._asked.get(text)
+        return vector if vector is not None else self.embedder.encode_questions([text[:MAX_QUESTION_CHARS]])[0]
+
+    def unit_vectors(self, passage: Passage) -> np.ndarray | None:
+        """The stored vectors of a passage's units (None for a passage of one unit)."""
+        row = self.row_of(passage)
+        if row is None or not self.index.passages[row].sentences:
+            return None
+        first = int(self.index.sentence_start[row])
+        return np.asarray(self.index.sentences[first : first + self.index.passages[row].sentences], dtype=np.float32)
 
     def scores_for(self, text: str, vector: np.ndarray, dense_weight: float = DENSE_WEIGHT) -> Scores:
         """Scores of the candidate passages for a query text and its vector."""
@@ -133,12 +166,16 @@ class Engine:
         best[has] = np.clip(np.maximum.reduceat(similarity, firsts), 0.0, 1.0)
         return best
 
+    def row_of(self, passage: Passage) -> int | None:
+        """The index row of a passage this engine returned."""
+        if not self._rows:
+            self._rows.update({(r.source, r.start, r.end): i for i, r in enumerate(self.index.passages)})
+        return self._rows.get((passage.source, passage.start, passage.end))
+
     def units(self, passage: Passage) -> tuple[tuple[int, int, int], ...]:
         """The sentences, rows and code blocks of a passage this engine returned:
         (start, end, is_code) within its text."""
-        if not self._rows:
-            self._rows.update({(r.source, r.start, r.end): i for i, r in enumerate(self.index.passages)})
-        row = self._rows.get((passage.source, passage.start, passage.end))
+        row = self.row_of(passage)
         return () if row is None else self.index.passages[row].units
 
     def passage(self, row: int, score: float) -> Passage:
@@ -151,30 +188,14 @@ _engines: dict[Path, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-@contextlib.contextmanager
-def one_search_thread() -> Iterator[None]:
-    """One OpenMP thread for a single query's search, then the thread count as it was.
-
-    faiss spreads one query over every core, which here doubles its time (2.0 vs 3.5 ms at
-    16k passages); torch shares the OpenMP runtime, so the setting must not outlive the
-    search, or every later build in the process runs on one core.
-    """
-    from qa.index import import_faiss
-
-    faiss = import_faiss()
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
-
-
-def get_engine(index_dir: str | Path | None = None, *, progress: Progress | None = None) -> Engine:
+def get_engine(
+    index_dir: str | Path | None = None, *, seeds_dir: str | Path | None = None, progress: Progress | None = None
+) -> Engine:
     """The engine for `index_dir`, loaded once per process and reloaded when a build replaces it.
 
-    On first use a missing index is built and a stale one is brought up to date; `progress`
-    then gets (done, total) passages embedded, as in build_index.
+    On first use a missing index is built and a stale one is brought up to date (from
+    `seeds_dir` when given, else the folder the index was built from); `progress` then
+    gets (done, total) texts embedded, as in build_index. A fresh index is only read.
 
     Raises:
         IndexCorruptError: the index cannot be read (the message names the file and the fix).
@@ -187,25 +208,47 @@ def get_engine(index_dir: str | Path | None = None, *, progress: Progress | None
             engine.reread_manifest()
             return engine
         if engine is None:
-            _bring_up_to_date(path, progress)
+            _bring_up_to_date(path, progress, seeds_dir)
         index = open_index(path)
-        embedder = get_embedder(resolve_model_info(resolve_model() or index.manifest.model_path))
-        if embedder.dim != index.manifest.dim:
-            raise QAError(f"the model has dimension {embedder.dim}, the index {index.manifest.dim}: run qa index --rebuild")
-        engine = Engine(path, index.folder, index, embedder)
+        encoder = question_encoder(resolve_model_info(resolve_model() or index.manifest.model_path), index.manifest)
+        if encoder.dim != index.manifest.dim:
+            raise QAError(f"the model has dimension {encoder.dim}, the index {index.manifest.dim}: run qa index --rebuild")
+        engine = Engine(path, index.folder, index, encoder)
         engine.reread_manifest()
         _engines[path] = engine
         return engine
 
 
-def _bring_up_to_date(path: Path, progress: Progress | None) -> None:
+def question_encoder(info: ModelInfo, manifest: Manifest) -> QuestionEncoder:
+    """The model's ONNX export when the index records one and it is there, whole and the
+    same; else sentence-transformers, with a notice (it loads torch: seconds, not ms)."""
+    from qa.encoder import load_onnx_encoder
+
+    recorded = manifest.question_encoder or {}
+    if recorded.get("kind") == "onnx":
+        encoder = load_onnx_encoder(info)
+        if encoder is not None and encoder.sha256 == recorded.get("sha256"):
+            return encoder
+        notice("the ONNX export of the model is missing or changed; questions are encoded by sentence-transformers (qa index restores it)")
+    else:
+        notice(f"questions are encoded by sentence-transformers ({recorded.get('why', 'no ONNX export was made for this index')})")
+    from qa.model import get_embedder
+
+    return get_embedder(info)
+
+
+def _bring_up_to_date(path: Path, progress: Progress | None, seeds_dir: str | Path | None = None) -> None:
+    """Build a missing index, or bring a stale one up to date: the only place where
+    answering writes, and it says so first. A fresh index costs one walk of the folder."""
     generation = current_generation(path)
     if generation is None:
         notice(f"no index in {path} yet; building it")
-        build_index(None, path, progress=progress or False)
+        from qa.build import build_index
+
+        build_index(seeds_dir, path, progress=progress)
         return
     manifest = read_manifest(generation)
-    seeds = resolve_seeds_dir() if _seeds_from_env() else Path(manifest.seeds_dir)
+    seeds = resolve_seeds_dir(seeds_dir) if seeds_dir is not None or _seeds_from_env() else Path(manifest.seeds_dir)
     if not seeds.is_dir():
         warn(f"the documents folder {seeds} is gone; answering from the index as it is")
         return
@@ -214,7 +257,9 @@ def _bring_up_to_date(path: Path, progress: Progress | None) -> None:
     if reasons:
         notice(f"the index is out of date ({', '.join(reasons)}); updating it")
         model = info.path.as_posix() if manifest.model_path or resolve_model() else None
-        build_index(seeds, path, model=model, progress=progress or False)
+        from qa.build import build_index
+
+        build_index(seeds, path, model=model, progress=progress)
 
 
 def _seeds_from_env() -> bool:

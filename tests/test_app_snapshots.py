@@ -32,6 +32,10 @@ async def _answered(pilot):
     pilot.app.query_one("#question").value = "Which charity did #isolationgames raise funds for?"
     await pilot.press("enter")
     await until(pilot, lambda: bool(pilot.app.query(AnswerMessage)))
+    # Whether the transcript has scrolled by the time of the shot depends on how fast the
+    # answer came: show it from the top, as a reader scrolling back would see it.
+    await pilot.pause()
+    pilot.app.query_one("#transcript").scroll_home(animate=False)
     await pilot.pause()
 
 

@@ -12,7 +12,7 @@ from textual.widgets import Collapsible, Static
 from qa import Chat, build_index, retrieve
 from qa.documents import read_document
 from qa.evaluate import evaluate, load_questions
-from qa.index import open_index
+from qa.store import open_index
 from tests.conftest import run_qa
 from tests.test_app import ask, in_loop, plain
 from tui.app import QAApp

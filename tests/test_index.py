@@ -18,7 +18,8 @@ import pytest
 
 from qa import build_index, retrieve
 from qa.errors import IndexCorruptError, ModelError, SeedsError
-from qa.index import CURRENT, current_generation, open_index, sentence_texts
+from qa.build import sentence_texts
+from qa.store import CURRENT, current_generation, open_index
 from tests.conftest import LETTER, REPO, SEEDS
 
 PARAGRAPHS = [
@@ -329,10 +330,10 @@ def test_the_bundled_model_is_extracted_and_verified_on_first_use(tmp_path, monk
 
 
 def test_above_the_threshold_the_index_is_approximate_and_still_finds_and_reuses(corpus, monkeypatch):
-    import qa.index
+    import qa.vectors
 
     seeds, index = corpus
-    monkeypatch.setattr(qa.index, "APPROXIMATE_ABOVE", 2)  # the corpus has 3 passages
+    monkeypatch.setattr(qa.vectors, "APPROXIMATE_ABOVE", 2)  # the corpus has 3 passages
     build_index(seeds, index)
     opened = open_index(index)
     assert opened.manifest.index_type == "hnsw" and type(opened.vectors).__name__ == "IndexHNSWFlat"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.corpus import docstrings, stdlib_sources
 from qa import Chat, build_index, retrieve
-from qa.index import current_generation, open_index
+from qa.store import current_generation, open_index
 from qa.refusal import COSINE_FLOOR, STRENGTH_FLOOR, bank
 from qa.search import _engines
 from tests.conftest import DATA, LETTER, SEEDS

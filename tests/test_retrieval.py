@@ -13,7 +13,8 @@ from qa import Chat, Passage, retrieve
 from qa.documents import read_document
 from qa.errors import EmptyQuestionError
 from qa.evaluate import evaluate, load_questions
-from qa.index import embedding_text, open_index
+from qa.build import embedding_text
+from qa.store import open_index
 from qa.search import get_engine
 from tests.conftest import DATA, LETTER
 

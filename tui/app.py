@@ -57,6 +57,23 @@ class Corpus:
         return f"{documents} · {self.passages} passages · {self.model}"
 
 
+def _recorded_corpus(index_dir: Path | str | None) -> Corpus | None:
+    """The corpus as the index's manifest describes it, read at once (None without one)."""
+    from qa.config import resolve_index_dir
+    from qa.errors import QAError
+    from qa.manifest import read_manifest
+    from qa.store import current_generation
+
+    try:
+        generation = current_generation(resolve_index_dir(index_dir))
+        manifest = read_manifest(generation) if generation is not None else None
+    except QAError:
+        return None  # a damaged index is reported by the load that follows
+    if manifest is None:
+        return None
+    return Corpus(len(manifest.files), manifest.passages, manifest.model_name, Path(manifest.seeds_dir))
+
+
 def _corpus(index_dir: Path | str | None) -> Corpus:
     from qa.search import get_engine
 
@@ -139,9 +156,13 @@ class QAApp(App[None]):
 
     def on_mount(self) -> None:
         logging.getLogger("qa").addHandler(self._notices)
-        self.sub_title = "loading…"
+        recorded = _recorded_corpus(self.index_dir)
+        if recorded is not None:
+            self._show_corpus(recorded)
+        else:
+            self.sub_title = "loading…"
         self.query_one("#question").focus()
-        self._set_status("Loading the model and the index…")
+        self._set_status("Opening the index…")
         self._load()
 
     def on_unmount(self) -> None:
@@ -185,12 +206,9 @@ class QAApp(App[None]):
     def _load(self) -> None:
         try:
             from qa.chat import Chat
-            from qa.index import build_index
             from qa.search import get_engine
 
-            if self.seeds_dir is not None:
-                build_index(self.seeds_dir, self.index_dir, progress=self._progress("Indexing the documents"))
-            get_engine(self.index_dir, progress=self._progress("Indexing the documents"))
+            get_engine(self.index_dir, seeds_dir=self.seeds_dir, progress=self._progress("Indexing the documents"))
             corpus = _corpus(self.index_dir)
         except BuildCancelled:
             return
@@ -231,7 +249,7 @@ class QAApp(App[None]):
     def _reindex(self) -> None:
         try:
             from qa.chat import Chat
-            from qa.index import build_index
+            from qa.build import build_index
 
             stats = build_index(self.seeds_dir, self.index_dir, progress=self._progress("Re-indexing"))
             corpus = _corpus(self.index_dir)

@@ -1,0 +1,380 @@
+"""Building the index: read the documents, cut passages, embed what is new, write a generation.
+
+This is the build path: it owns sentence-transformers (qa.model), chunking and writing.
+A process that only answers a fresh index never imports it (qa.search).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa.chunking import embedding_prefix, split_passages
+from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
+from qa.documents import UnreadableDocument, find_documents, load_document, read_bytes
+from qa.errors import IndexCorruptError, SeedsError
+from qa.freshness import HEADING_WEIGHT, chunk_settings, encoder_reasons, same_chunking
+from qa.lexical import LexicalIndex
+from qa.manifest import FORMAT_VERSION, FileRecord, Manifest
+from qa.markdown import clean_inline
+from qa.model import Embedder, ModelInfo, get_embedder, resolve_model_info, word_pieces
+from qa.notices import warn
+from qa.refusal import calibrated
+from qa.store import (
+    CURRENT, LEXICAL, PASSAGES, SENTENCES, VECTORS, OpenIndex, PassageRecord, build_lock, fsync_tree,
+    open_generation, open_index, record_json, sha256, write_atomic,
+)
+from qa.types import IndexStats
+from qa.vectors import import_faiss, index_type_for, make_vector_index
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Progress = Callable[[int, int], None]
+
+
+def build_index(
+    seeds_dir: str | os.PathLike[str] | None = None,
+    index_dir: str | os.PathLike[str] | None = None,
+    *,
+    model: str | None = None,
+    progress: Progress | None = None,
+    rebuild: bool = False,
+    naive: bool = False,
+) -> IndexStats:
+    """Build or bring up to date the index of the documents in `seeds_dir`.
+
+    Only new or changed passages are embedded: vectors of unchanged text are reused from
+    the previous index. The new index replaces the old one atomically.
+
+    Args:
+        seeds_dir: the documents folder; default $QA_SEEDS, else the folder the existing
+            index was built from, else ./seeds.
+        index_dir: where the index lives; default $QA_INDEX, else ./index.
+        model: a local sentence-transformers folder; default $QA_MODEL, else the bundled
+            all-MiniLM-L6-v2.
+        progress: called with (done, total) texts embedded (passages and their units) as
+            the embedding goes; the library draws nothing.
+        rebuild: embed everything again, reusing nothing.
+        naive: cut Markdown into plain sections between headings, no other structure:
+            the baseline that `qa eval --baseline` measures the shipped chunker against.
+
+    Returns:
+        IndexStats with files, passages, embedded-now and reused counts, and seconds.
+
+    Raises:
+        SeedsError: the folder is missing or holds no readable document.
+        ModelError: the model cannot be found, verified or loaded.
+
+    Example:
+        >>> stats = build_index("seeds", "index")  # doctest: +SKIP
+        >>> stats.passages > 0
+        True
+    """
+    began = time.perf_counter()
+    index_path = resolve_index_dir(index_dir)
+    index_path.mkdir(parents=True, exist_ok=True)
+    with build_lock(index_path):
+        previous = _previous(index_path)
+        seeds_path = _seeds_for(seeds_dir, previous)
+        info = resolve_model_info(resolve_model(model) or (previous.manifest.model_path if previous else None))
+        return _build(seeds_path, index_path, info, previous, progress, rebuild, began, naive)
+
+
+def _seeds_for(seeds_dir: str | os.PathLike[str] | None, previous: OpenIndex | None) -> Path:
+    if seeds_dir is None and not os.environ.get("QA_SEEDS") and previous is not None:
+        path = Path(previous.manifest.seeds_dir)
+    else:
+        path = resolve_seeds_dir(seeds_dir)
+    if not path.is_dir():
+        raise SeedsError(f"no documents folder at {path}: create it and add .txt or .md files, or pass --seeds DIR")
+    return path
+
+
+def _previous(index_path: Path) -> OpenIndex | None:
+    """The live index, if it can be read; a damaged one is rebuilt from scratch."""
+    try:
+        return open_index(index_path)
+    except FileNotFoundError:
+        return None
+    except IndexCorruptError as e:
+        warn(f"{e}; building a new one")
+        return None
+
+
+def _build(
+    seeds_path: Path,
+    index_path: Path,
+    info: ModelInfo,
+    previous: OpenIndex | None,
+    on_progress: Progress | None,
+    rebuild: bool,
+    began: float,
+    naive: bool = False,
+) -> IndexStats:
+    files = find_documents(seeds_path)
+    old = previous.manifest if previous is not None else None
+    reusable = (
+        not rebuild
+        and old is not None
+        and old.model_fingerprint == info.fingerprint
+        and same_chunking(old.chunking)
+        and old.chunking.get("naive", False) == naive
+    )
+    old_by_source: dict[str, list[PassageRecord]] = {}
+    if reusable and previous is not None:
+        for record in previous.passages:
+            old_by_source.setdefault(record.source, []).append(record)
+
+    embedder = None
+    pieces = None  # counts word pieces for the chunker, without loading the model
+    records: list[PassageRecord] = []
+    file_records: dict[str, FileRecord] = {}
+    skipped = 0
+    for file in files:
+        kept = old.files.get(file.source) if reusable and old is not None else None
+        if kept is not None and kept.size == file.size and kept.mtime_ns == file.mtime_ns:
+            records.extend(old_by_source.get(file.source, []))
+            file_records[file.source] = kept
+            continue
+        try:
+            data = read_bytes(file)
+            digest = sha256(data)
+            if kept is not None and kept.sha256 == digest:
+                passages = old_by_source.get(file.source, [])
+            else:
+                document = load_document(file.source, data)
+                if document.warning:
+                    warn(f"{file.source}: {document.warning}")
+                if pieces is None:
+                    pieces = word_pieces(info)
+                spans = split_passages(
+                    document.text, pieces[0], pieces[1],
+                    markdown=document.format == "markdown", title=document_title(file.source), naive=naive,
+                )
+                passages = [
+                    PassageRecord(
+                        file.source, s.start, s.end, s.line_start, s.line_end, document.text[s.start : s.end],
+                        headings=s.headings, clean=s.clean,
+                        units=tuple((u.start - s.start, u.end - s.start, int(u.code)) for u in s.units),
+                    )
+                    for s in spans
+                ]
+        except UnreadableDocument as e:
+            warn(f"skipped {file.source}: {e}")
+            skipped += 1
+            continue
+        if not passages:
+            warn(f"skipped {file.source}: no text")
+            skipped += 1
+            continue
+        records.extend(passages)
+        file_records[file.source] = FileRecord(digest, file.size, file.mtime_ns, len(passages))
+
+    if not records:
+        raise SeedsError(f"no readable documents in {seeds_path}: add .txt or .md files")
+
+    unchanged = (
+        reusable and old is not None and previous is not None
+        and {k: v.sha256 for k, v in file_records.items()} == {k: v.sha256 for k, v in old.files.items()}
+        and Path(old.seeds_dir) == seeds_path
+        and old.format_version == FORMAT_VERSION
+    )
+    if unchanged and previous is not None and old is not None:
+        current = old
+        if not calibrated(old.refusal):  # same passages, an older bank of off-topic questions: calibrate only
+            current = replace(current, refusal=_calibrate(previous.folder, get_embedder(info)))
+        if encoder_reasons(old, info):  # same passages, no usable export of the model: export only
+            current = replace(current, question_encoder=question_encoder(get_embedder(info)))
+        if file_records != old.files:  # only timestamps moved: remember them, so no re-hash next time
+            current = _replace_files(current, file_records)
+        if current != old:
+            write_atomic(previous.folder / "manifest.json", current.to_json())
+        return IndexStats(len(file_records), len(records), 0, len(records), skipped, time.perf_counter() - began, False)
+
+    if embedder is None:
+        embedder = get_embedder(info)
+    sentence_lists = [sentence_texts(r) for r in records]
+    records = [replace(r, sentences=len(texts)) for r, texts in zip(records, sentence_lists)]
+    # Vectors are reused by the exact text embedded, so passages cut by other settings or an
+    # older qa still reuse every text that has not changed; only another model embeds anew.
+    same_model = not rebuild and old is not None and old.model_fingerprint == info.fingerprint
+    vectors, sentences, embedded = _vectors_for(records, sentence_lists, embedder, previous if same_model else None, on_progress)
+    manifest = Manifest(
+        seeds_dir=str(seeds_path),
+        model_name=info.name,
+        model_path=None if info.fingerprint.startswith("sha256:") else str(info.path),
+        model_fingerprint=info.fingerprint,
+        dim=embedder.dim,
+        chunking=chunk_settings(embedder.max_tokens, naive=naive),
+        passages=len(records),
+        index_type=index_type_for(len(records)),
+        files=file_records,
+        sentences=len(sentences),
+        question_encoder=question_encoder(embedder),
+    )
+    _write_generation(index_path, manifest, records, vectors, sentences, embedder)
+    return IndexStats(
+        len(file_records), len(records), embedded, len(records) - embedded, skipped, time.perf_counter() - began, True
+    )
+
+
+def question_encoder(embedder: Embedder) -> dict[str, Any]:
+    """What will encode this index's questions, made ready: the model's ONNX export, made
+    once per model, or sentence-transformers when the model cannot be exported (said once)."""
+    from qa.export import ExportFailed, ensure_export
+
+    try:
+        meta = ensure_export(embedder)
+    except ExportFailed as e:
+        warn(f"questions will be encoded by sentence-transformers, not its ONNX export: {e}")
+        return {"kind": "sentence-transformers", "why": str(e)}
+    return {"kind": "onnx", "sha256": meta["sha256"]}
+
+
+def _replace_files(manifest: Manifest, files: dict[str, FileRecord]) -> Manifest:
+    return replace(manifest, files=files)
+
+
+def _vectors_for(
+    records: list[PassageRecord],
+    sentence_lists: list[list[str]],
+    embedder: Any,
+    previous: OpenIndex | None,
+    on_progress: Progress | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Passage and sentence vectors, reused where the same text was embedded before.
+
+    Every text not embedded before is embedded once, passages and sentences in one pass.
+    Returns (passage vectors, sentence vectors, passages embedded now).
+    """
+    import numpy as np
+
+    known: dict[str, tuple[int, int]] = {}  # text -> (0 passage | 1 sentence, row)
+    if previous is not None:
+        # The text a vector was made from is rebuilt from its record with today's rules, so
+        # only an index cut by the same settings lends all its vectors. One cut otherwise
+        # lends those of passages without headings: their text is the title and the text
+        # as stored, as every version of qa embedded it.
+        same = same_chunking(previous.manifest.chunking)
+        for row, record in enumerate(previous.passages):
+            if same or not record.headings:
+                known.setdefault(embedding_text(record), (0, row))
+        units = previous.passages if same else []
+        for record, start in zip(units, previous.sentence_start.tolist()):
+            texts = sentence_texts(record) if record.sentences else []
+            if len(texts) == record.sentences:  # else the rows cannot be trusted: embed again
+                for offset, text in enumerate(texts):
+                    known.setdefault(text, (1, start + offset))
+    passage_texts = [embedding_text(r) for r in records]
+    all_sentences = [t for texts in sentence_lists for t in texts]
+    missing = list(dict.fromkeys(t for t in passage_texts + all_sentences if t not in known))
+    fresh = embedder.encode(missing, on_progress=on_progress) if missing else np.zeros((0, embedder.dim), np.float32)
+    fresh_row = {text: i for i, text in enumerate(missing)}
+    old = (
+        previous.vectors.reconstruct_n(0, previous.vectors.ntotal) if previous is not None and known else None,
+        previous.sentences if previous is not None else None,
+    )
+
+    def vectors(texts: list[str]) -> np.ndarray:
+        out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            if text in fresh_row:
+                out[i] = fresh[fresh_row[text]]
+            else:
+                kind, row = known[text]
+                out[i] = old[kind][row]  # type: ignore[index]
+        return out
+
+    embedded = len({t for t in passage_texts if t in fresh_row})
+    return vectors(passage_texts), vectors(all_sentences), embedded
+
+
+def document_title(source: str) -> str:
+    """A file's name as words ("tiktok-2020-community-letter.txt" -> "tiktok 2020 community letter")."""
+    stem = Path(source).stem
+    return " ".join(stem.replace("_", " ").replace("-", " ").split())
+
+
+def embedding_text(record: PassageRecord) -> str:
+    """What the model embeds for a passage: its document's title and heading path, then
+    its text without markup.
+
+    The title and path tell the model which document and section a short passage (a
+    signature, a line of code) belongs to, and which of several documents it is about.
+    """
+    return f"{embedding_prefix(document_title(record.source), record.headings)}: {record.clean or record.text}"
+
+
+def lexical_text(record: PassageRecord) -> str:
+    """What BM25 indexes for a passage: its text without markup, and its heading path."""
+    return "\n".join([record.clean or record.text, *[" ".join(record.headings)] * HEADING_WEIGHT])
+
+
+def unit_text(record: PassageRecord, unit: tuple[int, int, int]) -> str:
+    """A unit's text as the model reads it: prose without markup, code as it is."""
+    text = record.text[unit[0] : unit[1]]
+    return text if unit[2] else clean_inline(text)
+
+
+def sentence_texts(record: PassageRecord) -> list[str]:
+    """What the model embeds for each unit (sentence, row, code) of a passage of two or more.
+
+    A question usually asks about one sentence, which a passage-wide vector blurs; search
+    scores a passage by its own vector and by its best sentence (see qa.search). A passage
+    of one unit needs no second vector.
+    """
+    if len(record.units) < 2:
+        return []
+    prefix = embedding_prefix(document_title(record.source), record.headings)
+    return [f"{prefix}: {unit_text(record, unit)}" for unit in record.units]
+
+
+def _write_generation(
+    index_path: Path,
+    manifest: Manifest,
+    records: list[PassageRecord],
+    vectors: np.ndarray,
+    sentences: np.ndarray,
+    embedder: Embedder,
+) -> None:
+    """Write a new generation beside the live one, calibrate its relevance bar, then make it live."""
+    import numpy as np
+
+    faiss = import_faiss()
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=index_path))
+    try:
+        passages = "".join(json.dumps(record_json(r), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        (staging / PASSAGES).write_bytes(passages)
+        manifest = replace(manifest, passages_sha256=sha256(passages))
+        faiss.write_index(make_vector_index(vectors), str(staging / VECTORS))
+        np.save(staging / SENTENCES, sentences, allow_pickle=False)
+        LexicalIndex.build([lexical_text(r) for r in records]).save(staging / LEXICAL)
+        (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        refusal = _calibrate(staging, embedder)
+        (staging / "manifest.json").write_text(replace(manifest, refusal=refusal).to_json(), encoding="utf-8")
+        fsync_tree(staging)
+        generation = index_path / f"gen-{time.time_ns()}"
+        staging.rename(generation)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    write_atomic(index_path / CURRENT, generation.name + "\n")
+    for stale in index_path.iterdir():
+        if stale != generation and stale.is_dir() and stale.name.startswith(("gen-", ".building-")):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _calibrate(folder: Path, embedder: Embedder) -> dict[str, Any]:
+    """The relevance bar of the corpus in `folder`, measured with the search that will serve it."""
+    from qa.refusal import calibrate
+    from qa.search import Engine
+
+    return calibrate(Engine(folder.parent, folder, open_generation(folder), embedder))

@@ -1,0 +1,200 @@
+"""Encoding questions without torch: an ONNX export of the model, run by onnxruntime.
+
+The read path (a question against a fresh index) loads numpy, faiss, onnxruntime and
+tokenizers, nothing more: about half a second in a new process, where sentence-transformers
+takes 6-15 s to import. The export is made once per model by the build path (qa.export),
+beside the extracted model in the user's cache, and checked against sentence-transformers
+when it is made. Tokenisation, pooling and normalisation follow the model's own files
+(`tokenizer.json`, `modules.json`, the pooling config); a model whose pipeline has other
+modules (a dense layer, say) is not exported, and its questions are encoded by
+sentence-transformers, with a notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa.errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from qa.model import ModelInfo
+
+EXPORT = "model.onnx"
+META = "export.json"
+# Module types of a sentence-transformers pipeline this encoder reproduces.
+TRANSFORMER = "sentence_transformers.models.Transformer"
+POOLING = "sentence_transformers.models.Pooling"
+NORMALIZE = "sentence_transformers.models.Normalize"
+POOLING_MODES = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
+}
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What follows the transformer in the model's own pipeline, and how it reads text."""
+
+    pooling: str  # "mean", "cls", "max" or "mean_sqrt_len"
+    normalize: bool
+    max_tokens: int  # word pieces read, special tokens included
+
+
+class Unsupported(Exception):
+    """The model's pipeline is not one this encoder reproduces exactly (the reason says why)."""
+
+
+def read_pipeline(model_dir: Path) -> Pipeline:
+    """The model's pipeline from its own files.
+
+    Raises:
+        Unsupported: modules other than Transformer, Pooling and Normalize, several
+            pooling modes, a default prompt, or no `tokenizer.json`.
+    """
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text(encoding="utf-8"))
+        types = [m["type"] for m in sorted(modules, key=lambda m: m["idx"])]
+        pooling_path = next(m["path"] for m in modules if m["type"] == POOLING)
+        pooling_config = json.loads((model_dir / pooling_path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, StopIteration) as e:
+        raise Unsupported(f"its modules cannot be read ({type(e).__name__})") from None
+    if types not in ([TRANSFORMER, POOLING], [TRANSFORMER, POOLING, NORMALIZE]):
+        raise Unsupported(f"its pipeline is {', '.join(t.rsplit('.', 1)[-1] for t in types)}")
+    modes = [mode for key, mode in POOLING_MODES.items() if pooling_config.get(key)]
+    if len(modes) != 1 or any(v for k, v in pooling_config.items() if k.startswith("pooling_mode") and k not in POOLING_MODES):
+        raise Unsupported(f"its pooling is {pooling_config}")
+    settings = _read_json(model_dir / "config_sentence_transformers.json")
+    if settings.get("default_prompt_name"):
+        raise Unsupported("it prefixes a default prompt")
+    if not (model_dir / "tokenizer.json").is_file():
+        raise Unsupported("it has no tokenizer.json")
+    max_tokens = int(_read_json(model_dir / "sentence_bert_config.json").get("max_seq_length") or 512)
+    return Pipeline(modes[0], types[-1] == NORMALIZE, max_tokens)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def export_dir(info: ModelInfo) -> Path:
+    """Where the ONNX export of this model lives: the model cache, keyed by its fingerprint."""
+    from qa.model import cache_dir
+
+    return cache_dir() / "onnx" / hashlib.sha256(info.fingerprint.encode()).hexdigest()[:24]
+
+
+def read_meta(folder: Path, info: ModelInfo) -> dict[str, Any] | None:
+    """The export's record, if the export is there, whole and of this model; else None.
+
+    The file's size and modification time are compared with the record, which holds its
+    SHA-256: a truncated or replaced export is never used.
+    """
+    meta = _read_json(folder / META)
+    try:
+        stat = (folder / EXPORT).stat()
+    except OSError:
+        return None
+    if meta.get("fingerprint") != info.fingerprint or meta.get("size") != stat.st_size:
+        return None
+    if meta.get("mtime_ns") != stat.st_mtime_ns:  # touched, copied: check the bytes once more
+        if _sha256(folder / EXPORT) != meta.get("sha256"):
+            return None
+    return meta
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class OnnxEncoder:
+    """Questions to vectors with the exported model: the same vectors as sentence-transformers."""
+
+    def __init__(self, info: ModelInfo, folder: Path, meta: dict[str, Any]) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.info = info
+        self.sha256: str = str(meta["sha256"])
+        self.pipeline = Pipeline(str(meta["pooling"]), bool(meta["normalize"]), int(meta["max_tokens"]))
+        self.dim: int = int(meta["dim"])
+        self._inputs: list[str] = list(meta["inputs"])
+        self._tokenizer = Tokenizer.from_file(str(info.path / "tokenizer.json"))
+        self._tokenizer.enable_truncation(self.pipeline.max_tokens)
+        self._tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        # One question is small: spread over two cores it was slower here (README).
+        options.intra_op_num_threads = int(os.environ.get("QA_ONNX_THREADS", "1"))
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = onnxruntime.InferenceSession(str(folder / EXPORT), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001  (onnxruntime raises its own kinds on a bad file)
+            raise ModelError(f"cannot load the ONNX export at {folder / EXPORT}: {e}; delete the folder to export again") from None
+
+    def encode_questions(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        import numpy as np
+
+        encodings = [self._tokenizer.encode(text) for text in texts]
+        width = max(len(e.ids) for e in encodings)
+        feeds = {
+            "input_ids": np.zeros((len(texts), width), np.int64),
+            "attention_mask": np.zeros((len(texts), width), np.int64),
+            "token_type_ids": np.zeros((len(texts), width), np.int64),
+        }
+        for row, e in enumerate(encodings):
+            feeds["input_ids"][row, : len(e.ids)] = e.ids
+            feeds["attention_mask"][row, : len(e.ids)] = e.attention_mask
+            feeds["token_type_ids"][row, : len(e.ids)] = e.type_ids
+        hidden = self._session.run(None, {name: feeds[name] for name in self._inputs})[0]
+        return pool(hidden, feeds["attention_mask"], self.pipeline)
+
+    encode = encode_questions
+
+
+def pool(hidden: np.ndarray, mask: np.ndarray, pipeline: Pipeline) -> np.ndarray:
+    """Token vectors to one vector per text, as sentence-transformers' Pooling and Normalize do."""
+    import numpy as np
+
+    weights = mask[..., None].astype(np.float32)
+    if pipeline.pooling == "cls":
+        vectors = hidden[:, 0]
+    elif pipeline.pooling == "max":
+        vectors = np.where(weights > 0, hidden, -1e9).max(axis=1)
+    else:
+        summed = (hidden * weights).sum(axis=1)
+        counts = np.clip(weights.sum(axis=1), 1e-9, None)
+        vectors = summed / (np.sqrt(counts) if pipeline.pooling == "mean_sqrt_len" else counts)
+    if pipeline.normalize:
+        vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    return vectors.astype(np.float32)
+
+
+def load_onnx_encoder(info: ModelInfo) -> OnnxEncoder | None:
+    """The ONNX encoder of this model, or None when no usable export has been made."""
+    folder = export_dir(info)
+    meta = read_meta(folder, info)
+    if meta is None:
+        return None
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    return OnnxEncoder(info, folder, meta)
