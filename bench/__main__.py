@@ -20,7 +20,7 @@ from typing import Any
 
 from bench import quality
 from bench.corpus import cache_dir, prepare
-from bench.measure import REPO, first_frame_s, run_python, summary_ms
+from bench.measure import REPO, first_answer_s, run_python, summary_ms
 from bench.questions import query_texts, question_sets
 
 FULL_SIZES: dict[str, int | None] = {"1k": 1_000, "10k": 10_000, "all": None}
@@ -37,8 +37,6 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop(name, None)
     args.json = args.json or REPO / "bench" / "results" / ("quick.json" if args.quick else "full.json")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    import torch  # noqa: F401  (before faiss, as qa does)
-
     results: dict[str, Any] = {"quick": args.quick, "date": time.strftime("%Y-%m-%d"), "cache": str(cache_dir())}
     began = time.perf_counter()
     corpora = prepare(QUICK_SIZES if args.quick else FULL_SIZES)
@@ -75,7 +73,7 @@ def corpus_figures(index: Path, embed_seconds: float) -> dict[str, Any]:
 
 
 def query_speed(index: Path, count: int) -> dict[str, Any]:
-    """Warm retrieve() against the floor (bare encode + bare exact FAISS search), interleaved."""
+    """Warm retrieve() against the floor (bare ONNX encode + bare exact FAISS search), interleaved."""
     import faiss
     import numpy as np
 
@@ -83,18 +81,18 @@ def query_speed(index: Path, count: int) -> dict[str, Any]:
     from qa.search import get_engine
 
     engine = get_engine(index)
-    model = engine.embedder._model
+    encoder = engine.embedder  # the ONNX export, as answering uses it
     vectors = engine.index.vectors.reconstruct_n(0, engine.index.vectors.ntotal)
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(vectors)
     questions = (query_texts() * 2)[: max(count, 1)]
     for q in questions[:5]:  # warm both paths
         retrieve(q, index_dir=index)
-        flat.search(model.encode([q], normalize_embeddings=True), 10)
+        flat.search(encoder.encode_questions([q]), 10)
     ours, floor = [], []
     for q in questions:
         t = time.perf_counter()
-        flat.search(np.asarray(model.encode([q], normalize_embeddings=True), dtype=np.float32), 10)
+        flat.search(np.asarray(encoder.encode_questions([q]), dtype=np.float32), 10)
         floor.append(time.perf_counter() - t)
         t = time.perf_counter()
         retrieve(q, index_dir=index)
@@ -113,11 +111,12 @@ def quality_figures(*, quick: bool, with_peer: bool) -> dict[str, Any]:
     sets = question_sets()
     if quick:
         sets = {"seed": sets["seed"]}
-    for name, (path, corpus, _) in sets.items():
+    for name, (path, corpus, k) in sets.items():
         index = cache_dir() / f"index-questions-{name}"
         build_index(corpus, index)
         questions = load_questions(path)
         out[name] = quality.ours(questions, index)
+        out[name]["parity"] = quality.encoder_parity(questions, index, k)
         if quick:
             continue
         with tempfile.TemporaryDirectory() as tmp:
@@ -151,10 +150,10 @@ def build_figures(seeds: Path, index: Path, corpus: Path, corpus_index: Path) ->
     `model.encode` of the same passages; re-index times of `corpus` in `corpus_index`."""
     from qa import build_index
     from qa.build import embedding_text
+    from qa.model import get_embedder, resolve_model_info
     from qa.store import open_index
-    from qa.search import get_engine
 
-    model = get_engine(index).embedder._model
+    model = get_embedder(resolve_model_info(None))._model
     files = {p.name for p in seeds.glob("*.txt")}
     texts = [embedding_text(r) for r in open_index(index).passages if r.source in files]
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,9 +194,9 @@ def approximate_figures(index: Path) -> dict[str, Any]:
     """HNSW against exact search on the largest corpus: recall@10, build and search time."""
     import numpy as np
 
+    from qa.search import get_engine
     from qa.store import open_index
-    from qa.vectors import make_vector_index
-    from qa.search import one_search_thread, get_engine
+    from qa.vectors import make_vector_index, one_search_thread
 
     engine = get_engine(index)
     opened = open_index(index)
@@ -228,33 +227,43 @@ def approximate_figures(index: Path) -> dict[str, Any]:
 
 
 def memory_figures(index: Path) -> dict[str, Any]:
-    """Peak RSS of a process answering from `index`, beside a bare model process."""
-    from qa.store import open_index
-
-    manifest = open_index(index).manifest
-    _, bare = run_python(["-m", "bench.probe", "model"])
+    """Peak RSS of a process answering 50 questions from `index`: as shipped (ONNX), with
+    questions encoded by sentence-transformers (as before), and a bare ONNX encoder."""
+    _, bare = run_python(["-m", "bench.probe", "onnx"])
     _, ours = run_python(["-m", "bench.probe", "answer", str(index), "50"])
-    bare_mb, ours_mb = json.loads(bare)["peak_rss_mb"], json.loads(ours)["peak_rss_mb"]
-    vectors_mb = (manifest.passages + manifest.sentences) * manifest.dim * 4 / 2**20
+    _, before = run_python(["-m", "bench.probe", "answer", str(index), "50"], env={"QA_QUESTION_ENCODER": "sentence-transformers"})
+    ours_mb, before_mb = json.loads(ours)["peak_rss_mb"], json.loads(before)["peak_rss_mb"]
     return {
-        "bare_model_mb": bare_mb, "ours_mb": ours_mb, "vectors_mb": round(vectors_mb, 1),
-        "limit_mb": round(bare_mb + 2 * vectors_mb, 1), "within": ours_mb <= bare_mb + 2 * vectors_mb,
+        "bare_onnx_mb": json.loads(bare)["peak_rss_mb"], "ours_mb": ours_mb, "sentence_transformers_mb": before_mb,
+        "ratio": round(ours_mb / before_mb, 3),
     }
 
 
 def startup_figures(index: Path, runs: int) -> dict[str, Any]:
-    """Cold `qa ask --json` against a bare `import sentence_transformers`, interleaved."""
-    qa_times, import_times = [], []
+    """Cold `qa ask --json` against bare imports of what answering needs and of
+    sentence-transformers, interleaved; the app's first frame and first cited answer."""
+    qa_times, bare_times, st_times = [], [], []
     for _ in range(runs):
-        import_times.append(run_python(["-c", "import sentence_transformers"])[0])
+        bare_times.append(run_python(["-c", "import numpy, faiss, onnxruntime, tokenizers"])[0])
+        st_times.append(run_python(["-c", "import sentence_transformers"])[0])
         qa_times.append(run_python(["-m", "qa", "ask", "How do I read a file line by line?", "--json", "--index", str(index)])[0])
-    qa_s, import_s = statistics.median(qa_times), statistics.median(import_times)
+    qa_s, bare_s, st_s = (statistics.median(t) for t in (qa_times, bare_times, st_times))
+    frames, answers = [], []
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "TERM": "xterm-256color", "XDG_DATA_HOME": tmp}
-        frames = [first_frame_s(["-m", "qa", "--index", str(index)], "Ask a question about your documents", env)
-                  for _ in range(runs)]
-    return {"runs": runs, "qa_ask_s": round(qa_s, 2), "import_sentence_transformers_s": round(import_s, 2),
-            "ratio": round(qa_s / import_s, 3), "app_first_frame_s": round(statistics.median(frames), 2)}
+        for _ in range(runs):
+            frame, answer = first_answer_s(["-m", "qa", "--index", str(index)], "Ask a question about your documents",
+                                           "How do I read a file line by line?", "[1] ", env)
+            frames.append(frame)
+            answers.append(answer)
+    frame_s, answer_s = statistics.median(frames), statistics.median(answers)
+    return {
+        "runs": runs, "qa_ask_s": round(qa_s, 2), "bare_import_s": round(bare_s, 2),
+        "import_sentence_transformers_s": round(st_s, 2), "ratio_bare": round(qa_s / bare_s, 2),
+        "ratio_sentence_transformers": round(qa_s / st_s, 3),
+        "app_first_frame_s": round(frame_s, 2), "app_first_answer_s": round(answer_s, 2),
+        "ratio_answer_frame": round(answer_s / frame_s, 2),
+    }
 
 
 def print_table(r: dict[str, Any]) -> None:
@@ -262,7 +271,7 @@ def print_table(r: dict[str, Any]) -> None:
     for label, c in r["corpora"].items():
         print(f"  {label:4} {c['files']:4} files {c['passages']:6} passages {c['sentence_vectors']:6} sentence vectors"
               f"  {c['index_type']}  {c['vectors_mb']} MB of vectors")
-    print("\nwarm retrieve() vs floor (bare encode + bare exact FAISS), ms")
+    print("\nwarm retrieve() vs floor (bare ONNX encode + bare exact FAISS), ms")
     for label, s in r["speed"].items():
         print(f"  {label:4} retrieve p50 {s['retrieve']['p50_ms']:7.2f} p95 {s['retrieve']['p95_ms']:7.2f}"
               f" | floor p50 {s['floor']['p50_ms']:7.2f} p95 {s['floor']['p95_ms']:7.2f} | ratio {s['ratio_p50']:.2f}x")
@@ -278,6 +287,11 @@ def print_table(r: dict[str, Any]) -> None:
                 p50, floor = statistics.median(f["query_s"]), statistics.median(f["encode_s"])
                 extra = (f"  build {f['build_s']:.1f} s, query p50 {p50 * 1000:.1f} ms ="
                          f" {p50 / floor:.2f}x its bare encode, peak RSS {f['peak_rss_mb']:.0f} MB")
+            if mode == "parity":
+                print(f"  {name:9} ONNX vs sentence-transformers questions: {'the same' if f['same'] else 'DIFFERENT'}"
+                      f" (hit@1 {f['onnx']['hit@1']} / {f['sentence-transformers']['hit@1']},"
+                      f" abstention {f['onnx']['abstention']} / {f['sentence-transformers']['abstention']})")
+                continue
             print(f"  {name:9} {mode:7} hit@1 {q['hit@1']:.3f} hit@5 {q['hit@5']:.3f} MRR@10 {q['mrr@10']:.3f}{extra}")
     b = r["build"]
     print(f"\nbuild ({b['passages']} passages): build_index {b['build_passages_per_s']}/s vs bare encode"
@@ -292,13 +306,16 @@ def print_table(r: dict[str, Any]) -> None:
               f" search p50 flat {a['flat']['p50_ms']:.2f} ms, hnsw {a['hnsw']['p50_ms']:.2f} ms;"
               f" build flat {a['flat']['build_s']} s, hnsw {a['hnsw']['build_s']} s")
     if "memory" in r:
-        print("\npeak RSS, MB")
+        print("\npeak RSS answering 50 questions, MB")
         for label, m in r["memory"].items():
-            print(f"  {label:4} ours {m['ours_mb']:.0f} | bare model {m['bare_model_mb']:.0f} + 2 x {m['vectors_mb']} MB"
-                  f" of vectors = {m['limit_mb']:.0f} | {'within' if m['within'] else 'OVER'}")
+            print(f"  {label:4} ours (ONNX) {m['ours_mb']:.0f} | questions by sentence-transformers {m['sentence_transformers_mb']:.0f}"
+                  f" = {m['ratio']:.2f}x | a bare ONNX encoder {m['bare_onnx_mb']:.0f}")
     s = r["startup"]
-    print(f"\ncold start (median of {s['runs']}): qa ask --json {s['qa_ask_s']} s vs import sentence_transformers"
-          f" {s['import_sentence_transformers_s']} s = {s['ratio']:.2f}x; the app's first frame {s['app_first_frame_s']} s")
+    print(f"\ncold start (median of {s['runs']}): qa ask --json {s['qa_ask_s']} s = {s['ratio_bare']:.2f}x a bare"
+          f" import of numpy, faiss, onnxruntime, tokenizers ({s['bare_import_s']} s), {s['ratio_sentence_transformers']:.3f}x"
+          f" import sentence_transformers ({s['import_sentence_transformers_s']} s)")
+    print(f"  the app: first frame {s['app_first_frame_s']} s, first cited answer {s['app_first_answer_s']} s"
+          f" = {s['ratio_answer_frame']:.2f}x")
     print(f"\ntotal {r['seconds']} s")
 
 

@@ -110,7 +110,10 @@ def prepare(sizes: dict[str, int | None], *, progress: bool = True) -> dict[str,
     root = cache_dir()
     full = write_stdlib_corpus(root / "stdlib")
     began = time.perf_counter()
-    build_index(full, root / "index-all", progress=progress)
+    from qa.cli import progress_bar
+
+    with progress_bar() as bar:
+        build_index(full, root / "index-all", progress=bar if progress else None)
     embed_seconds = time.perf_counter() - began
     counts = {name: record.passages for name, record in open_index(root / "index-all").manifest.files.items()}
     order = sorted(counts)

@@ -51,8 +51,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def first_frame_s(args: Sequence[str], text: str, env: dict[str, str], timeout: float = 120.0) -> float:
-    """Seconds from starting `python ARGS` in a 100x30 pseudo-terminal until `text` is drawn."""
+def first_answer_s(
+    args: Sequence[str], frame_text: str, question: str, answer_text: str, env: dict[str, str], timeout: float = 120.0
+) -> tuple[float, float]:
+    """Seconds from starting the app in a 100x30 pseudo-terminal until its first frame
+    (`frame_text` drawn), and until a cited answer (`answer_text` drawn) to `question`,
+    typed as soon as the frame is there."""
     import fcntl
     import pty
     import select
@@ -65,14 +69,19 @@ def first_frame_s(args: Sequence[str], text: str, env: dict[str, str], timeout: 
     if pid == 0:  # the child becomes the app
         os.execve(sys.executable, [sys.executable, *args], env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    seen = ""
+    seen, frame = "", None
     try:
-        while text not in seen:
+        while True:
             if time.perf_counter() - began > timeout:
-                raise RuntimeError(f"{text!r} was not drawn within {timeout} s")
-            if select.select([fd], [], [], 0.5)[0]:
+                raise RuntimeError(f"{answer_text!r} was not drawn within {timeout} s")
+            if select.select([fd], [], [], 0.05)[0]:
                 seen += os.read(fd, 65536).decode("utf-8", "replace")
-        return time.perf_counter() - began
+            if frame is None and frame_text in seen:
+                frame = time.perf_counter() - began
+                seen = ""
+                os.write(fd, question.encode() + b"\r")
+            elif frame is not None and answer_text in seen:
+                return frame, time.perf_counter() - began
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -1,6 +1,7 @@
 """Processes the benchmark measures from outside: `python -m bench.probe KIND ARGS`.
 
-  model               load the bare model and encode one question (the memory floor)
+  onnx                load the bare ONNX encoder and encode one question (the memory floor)
+  model               load the bare sentence-transformers model and encode one question
   answer INDEX N      load qa's engine for INDEX and answer N questions
 Each prints one JSON line with its peak RSS in MB.
 """
@@ -15,7 +16,15 @@ def main(argv: list[str]) -> None:
     from bench.measure import peak_rss_mb
 
     kind = argv[0]
-    if kind == "model":
+    if kind == "onnx":
+        from qa.encoder import load_onnx_encoder
+        from qa.model import resolve_model_info
+
+        encoder = load_onnx_encoder(resolve_model_info(None))
+        if encoder is None:
+            raise SystemExit("no ONNX export yet: build an index first")
+        encoder.encode_questions(["How do I read a file line by line?"])
+    elif kind == "model":
         import torch  # noqa: F401
         from sentence_transformers import SentenceTransformer
 

@@ -39,14 +39,14 @@ def ours(questions: Sequence[Question], index: Path) -> dict[str, dict[str, Any]
 
     from qa.search import get_engine
 
-    model = get_engine(index).embedder._model
+    encoder = get_engine(index).embedder
     out: dict[str, dict[str, Any]] = {}
     for mode, weight in MODES.items():
         ranked, seconds, floor = [], [], []
         for q in questions:
-            if weight is None:  # the floor: the bare model encoding the question, interleaved
+            if weight is None:  # the floor: encoding the question alone, interleaved
                 began = time.perf_counter()
-                model.encode([q.q], normalize_embeddings=True)
+                encoder.encode_questions([q.q])
                 floor.append(time.perf_counter() - began)
             began = time.perf_counter()
             if weight is None:
@@ -58,6 +58,27 @@ def ours(questions: Sequence[Question], index: Path) -> dict[str, dict[str, Any]
         if weight is None:
             out[mode]["query_s"], out[mode]["encode_s"] = seconds, floor
     return out
+
+
+def encoder_parity(questions: Sequence[Question], index: Path, k: int) -> dict[str, Any]:
+    """The shipped figures (qa eval's) with questions encoded by the ONNX export and by
+    sentence-transformers, in one process: they must be the same."""
+    from qa.evaluate import evaluate
+    from qa.model import get_embedder
+    from qa.search import get_engine
+
+    engine = get_engine(index)
+    onnx = engine.embedder
+    reports = {"onnx": evaluate(questions, k, index_dir=index, sides=False).overall}
+    engine.embedder = get_embedder(onnx.info)
+    try:
+        reports["sentence-transformers"] = evaluate(questions, k, index_dir=index, sides=False).overall
+    finally:
+        engine.embedder = onnx
+    keys = ("hit@1", "hit@k", "abstention", "wrongly_abstained", "wrongly_answered")
+    reports["same"] = all(reports["onnx"][key] == reports["sentence-transformers"][key] for key in keys)
+    reports["encoder"] = type(onnx).__name__
+    return reports
 
 
 def peer(questions: Sequence[Question], index: Path, model_dir: Path) -> dict[str, Any] | None:

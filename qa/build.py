@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.chunking import embedding_prefix, split_passages
-from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
+from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir, seeds_from_env
 from qa.documents import UnreadableDocument, find_documents, load_document, read_bytes
 from qa.errors import IndexCorruptError, SeedsError
 from qa.freshness import HEADING_WEIGHT, chunk_settings, encoder_reasons, same_chunking
@@ -89,7 +89,7 @@ def build_index(
 
 
 def _seeds_for(seeds_dir: str | os.PathLike[str] | None, previous: OpenIndex | None) -> Path:
-    if seeds_dir is None and not os.environ.get("QA_SEEDS") and previous is not None:
+    if seeds_dir is None and seeds_from_env() is None and previous is not None:
         path = Path(previous.manifest.seeds_dir)
     else:
         path = resolve_seeds_dir(seeds_dir)

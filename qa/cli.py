@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 
+from qa.config import resolve_settings
 from qa.errors import QAError
 from qa.notices import one_line
 from qa.types import NOT_FOUND, Passage, Reply
@@ -54,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `qa` command; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
+        # Flags, then QA_* variables, then defaults: resolved here, once, and passed down.
+        args.settings = resolve_settings(getattr(args, "seeds", None), getattr(args, "index", None), getattr(args, "model", None))
         if args.command == "ask":
             return _ask(args)
         if args.command == "index":
@@ -71,11 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _prepare(args: argparse.Namespace) -> None:
     """With --seeds, make sure the index describes that folder before asking."""
-    if getattr(args, "seeds", None):
+    if args.settings.seeds_dir is not None:
         from qa.search import get_engine
 
         with progress_bar() as bar:
-            get_engine(args.index, seeds_dir=args.seeds, progress=bar)
+            get_engine(args.settings.index_dir, seeds_dir=args.settings.seeds_dir, progress=bar)
 
 
 @contextlib.contextmanager
@@ -108,7 +111,7 @@ def _ask(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise QAError(f"-k must be at least 1, not {args.k}")
     _prepare(args)
-    reply = Chat(args.index).ask(args.question, k=args.k)
+    reply = Chat(args.settings.index_dir).ask(args.question, k=args.k)
     if args.json:
         print(json.dumps(reply_json(reply), ensure_ascii=False, indent=2))
     else:
@@ -155,7 +158,7 @@ def _index(args: argparse.Namespace) -> int:
     from qa.build import build_index
 
     with progress_bar() as bar:
-        stats = build_index(args.seeds, args.index, model=args.model, progress=bar, rebuild=args.rebuild)
+        stats = build_index(args.settings.seeds_dir, args.settings.index_dir, model=args.settings.model, progress=bar, rebuild=args.rebuild)
     state = "updated" if stats.changed else "already up to date"
     print(
         f"index {state}: {stats.files} files, {stats.passages} passages, "
@@ -169,7 +172,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     questions = load_questions(args.questions)
     _prepare(args)
-    report = evaluate(questions, args.k, index_dir=args.index, naive_baseline=args.baseline)
+    report = evaluate(questions, args.k, index_dir=args.settings.index_dir, naive_baseline=args.baseline)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
         return 0
@@ -201,11 +204,11 @@ def _chat(args: argparse.Namespace) -> int:
     if sys.stdin.isatty() and sys.stdout.isatty():
         from tui.app import run
 
-        return run(args.index, args.seeds)
+        return run(args.settings.index_dir, args.settings.seeds_dir)
     from qa.chat import Chat
 
     _prepare(args)
-    chat = Chat(args.index)
+    chat = Chat(args.settings.index_dir)
     while True:
         try:
             question = input()

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.encoder import EXPORT, META, OnnxEncoder, Unsupported, export_dir, read_meta, read_pipeline
+from qa.encoder import EXPORT, META, WEIGHTS, OnnxEncoder, Unsupported, export_dir, export_sha256, file_stamps, read_meta, read_pipeline
 
 if TYPE_CHECKING:
     from qa.model import Embedder
@@ -56,14 +56,10 @@ def ensure_export(embedder: Embedder) -> dict[str, Any]:
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
         inputs = _export(embedder, staging / EXPORT)
-        stat = (staging / EXPORT).stat()
-        from qa.encoder import _sha256
-
         meta = {
             "fingerprint": info.fingerprint,
-            "sha256": _sha256(staging / EXPORT),
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
+            "sha256": export_sha256(staging),
+            "files": file_stamps(staging),
             "inputs": inputs,
             "pooling": pipeline.pooling,
             "normalize": pipeline.normalize,
@@ -108,6 +104,11 @@ def _export(embedder: Embedder, path: Path) -> list[str]:
                 input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes,
                 opset_version=OPSET, dynamo=False,
             )
+        # The weights in a file of their own, which onnxruntime maps instead of parsing.
+        import onnx
+
+        graph = onnx.load(str(path))
+        onnx.save_model(graph, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=WEIGHTS, size_threshold=0)
     except Exception as e:  # noqa: BLE001  (the exporter raises many kinds)
         raise ExportFailed(f"the ONNX exporter failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     return names

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.config import DEVICE_ENV, resolve_device
 from qa.errors import ModelError
 from qa.notices import notice
 from qa.wordpieces import WordPieces
@@ -34,7 +35,6 @@ BUNDLED_PACKAGE = "all_minilm_l6_v2"
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHTS = "model.safetensors"
 _STAMP = ".qa-verified.json"
-DEVICE_ENV = "QA_DEVICE"
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def pick_device() -> str:
     """$QA_DEVICE if set, else CUDA, else Apple's MPS, else the CPU."""
     import torch
 
-    chosen = os.environ.get(DEVICE_ENV, "").strip()
+    chosen = resolve_device() or ""
     if chosen:
         try:
             torch.device(chosen)

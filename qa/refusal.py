@@ -89,9 +89,9 @@ def calibrate(engine: Engine) -> dict[str, Any]:
     for question, vector in zip(bank(), vectors):
         # What decides is the best-ranked passage (qa.search.rank): measure that one.
         scores = engine.scores_for(question, vector)
-        top = max(scores.fused, key=scores.fused.__getitem__, default=None)
-        strengths.append(0.0 if top is None else scores.strength[top])
-        cosines.append(0.0 if top is None else scores.cosine[top])
+        top = int(np.argmax(scores.fused)) if len(scores.ids) else None
+        strengths.append(0.0 if top is None else float(scores.strength[top]))
+        cosines.append(0.0 if top is None else float(scores.cosine[top]))
     return {
         "strength": round(max(STRENGTH_FLOOR, float(np.quantile(strengths, QUANTILE)) + STRENGTH_MARGIN), 4),
         "cosine": round(max(COSINE_FLOOR, float(np.quantile(cosines, QUANTILE)) + COSINE_MARGIN), 4),

@@ -15,27 +15,30 @@ clears the bar is refused. The calibration is in the README, "Scores".
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir
+from qa.config import INDEX_ENV, resolve_index_dir, resolve_model, resolve_seeds_dir, seeds_from_env
 from qa.errors import EmptyQuestionError, QAError
 from qa.freshness import stale_reasons
 from qa.manifest import MANIFEST, Manifest, read_manifest
 from qa.model import ModelInfo, resolve_model_info
 from qa.notices import notice, warn
 from qa.refusal import Bar
-from qa.store import OpenIndex, current_generation, open_index
+from qa.store import CURRENT, OpenIndex, current_generation, open_index
 from qa.types import MAX_QUESTION_CHARS, Passage
 from qa.vectors import one_search_thread
 
 Progress = Callable[[int, int], None]
+ENCODER_ENV = "QA_QUESTION_ENCODER"
 
 
 class QuestionEncoder(Protocol):
@@ -72,19 +75,28 @@ CONTEXT_CHARS = 500
 
 @dataclass(frozen=True)
 class Scores:
-    """Scores of the candidate passages for one query text, by passage row.
+    """Scores of the candidate passages for one query text: row `ids[i]` scores `fused[i]`.
 
     `fused` ranks; `strength` (the score with the passage's own cosine) and `cosine` (the
     passage's own cosine) decide whether a passage is relevant at all.
     """
 
-    fused: dict[int, float]
-    strength: dict[int, float]
-    cosine: dict[int, float]
+    ids: np.ndarray
+    fused: np.ndarray
+    strength: np.ndarray
+    cosine: np.ndarray
 
-    def clears(self, row: int, bar: Bar) -> bool:
-        """Whether passage `row` is relevant enough to be an answer (see qa.refusal)."""
-        return self.strength.get(row, 0.0) >= bar.strength or self.cosine.get(row, 0.0) >= bar.cosine
+    def clearing(self, bar: Bar) -> set[int]:
+        """The rows relevant enough to be an answer (see qa.refusal)."""
+        return set(self.ids[(self.strength >= bar.strength) | (self.cosine >= bar.cosine)].tolist())
+
+    def by_row(self) -> dict[int, float]:
+        """{row: fused score}."""
+        return dict(zip(self.ids.tolist(), self.fused.tolist()))
+
+    def best(self) -> int | None:
+        """The best-ranked row, or None without candidates."""
+        return int(self.ids[int(np.argmax(self.fused))]) if len(self.ids) else None
 
 
 @dataclass
@@ -97,13 +109,34 @@ class Engine:
     embedder: QuestionEncoder
     _rows: dict[tuple[str, int, int], int] = field(default_factory=dict, repr=False)
     _manifest_mtime: int = field(default=0, repr=False)
+    _current_stamp: tuple[int, int, int] = field(default=(0, 0, 0), repr=False)
+
+    def __post_init__(self) -> None:
+        # Checked on every question: plain strings, not Path objects built each time.
+        self._current_path = str(self.index_dir / CURRENT)
+        self._manifest_path = str(self.generation / MANIFEST)
     _asked: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # the last query texts' vectors
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def still_current(self) -> bool:
+        """Whether this engine still serves the live generation (one stat when nothing changed),
+        having taken up a manifest rewritten in place."""
+        try:
+            stat = os.stat(self._current_path)
+        except OSError:
+            return False
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if stamp != self._current_stamp:
+            if current_generation(self.index_dir) != self.generation:
+                return False
+            self._current_stamp = stamp
+        self.reread_manifest()
+        return True
 
     def reread_manifest(self) -> None:
         """Take up a manifest rewritten in place (a new calibration, new timestamps)."""
         try:
-            mtime = (self.generation / MANIFEST).stat().st_mtime_ns
+            mtime = os.stat(self._manifest_path).st_mtime_ns
         except OSError:
             return  # a missing manifest is reported when the generation is next opened
         if self._manifest_mtime and mtime != self._manifest_mtime:
@@ -145,16 +178,16 @@ class Engine:
         lexical = self.index.lexical.scores(text[:MAX_QUESTION_CHARS])
         lexical_ids = np.argpartition(-lexical, depth - 1)[:depth] if depth < total else np.arange(total)
         ids = np.unique(np.concatenate([dense_ids[0][dense_ids[0] >= 0], lexical_ids[lexical[lexical_ids] > 0]]))
-        cosine = np.clip(self.index.vectors.reconstruct_batch(ids) @ vector, 0.0, 1.0)
+        # The exact cosine of every candidate (a graph index's distances are approximate).
+        cosine = _unit(self.index.vectors.reconstruct_batch(ids) @ vector)
         dense = PASSAGE_WEIGHT * cosine + (1.0 - PASSAGE_WEIGHT) * self._best_sentence(ids, vector, cosine)
         fused = dense_weight * dense + (1.0 - dense_weight) * lexical[ids]
         strength = dense_weight * cosine + (1.0 - dense_weight) * lexical[ids]
-        rows = ids.tolist()
-        return Scores(dict(zip(rows, fused.tolist())), dict(zip(rows, strength.tolist())), dict(zip(rows, cosine.tolist())))
+        return Scores(ids, fused, strength, cosine)
 
     def _best_sentence(self, ids: np.ndarray, vector: np.ndarray, cosine: np.ndarray) -> np.ndarray:
         """Per candidate, the cosine of its closest sentence (its own cosine if it has none)."""
-        counts = np.fromiter((self.index.passages[i].sentences for i in ids.tolist()), np.int64, len(ids))
+        counts = self.index.sentence_counts[ids]
         best = cosine.copy()
         has = counts > 0
         if not has.any():
@@ -163,7 +196,7 @@ class Engine:
         firsts = np.cumsum(lengths) - lengths
         rows = np.repeat(self.index.sentence_start[ids[has]] - firsts, lengths) + np.arange(int(lengths.sum()))
         similarity = np.asarray(self.index.sentences[rows], dtype=np.float32) @ vector
-        best[has] = np.clip(np.maximum.reduceat(similarity, firsts), 0.0, 1.0)
+        best[has] = _unit(np.maximum.reduceat(similarity, firsts))
         return best
 
     def row_of(self, passage: Passage) -> int | None:
@@ -184,8 +217,21 @@ class Engine:
         return Passage(r.text, round(float(score), 4), r.source, r.start, r.end, r.line_start, r.line_end, r.page, r.headings)
 
 
+def _unit(values: np.ndarray) -> np.ndarray:
+    """`values` held to [0, 1], in place (np.clip costs more than the arithmetic, per question)."""
+    np.maximum(values, 0.0, out=values)
+    return np.minimum(values, 1.0, out=values)
+
+
 _engines: dict[Path, Engine] = {}
 _engines_lock = threading.Lock()
+
+
+@lru_cache(maxsize=64)
+def _resolved(index_dir: str | Path | None, cwd: str, env: str | None) -> Path:
+    """resolve_index_dir, remembered per argument, working folder and $QA_INDEX (it costs
+    a stat per path component, on every question)."""
+    return resolve_index_dir(index_dir)
 
 
 def get_engine(
@@ -201,11 +247,10 @@ def get_engine(
         IndexCorruptError: the index cannot be read (the message names the file and the fix).
         SeedsError, ModelError: as for build_index.
     """
-    path = resolve_index_dir(index_dir)
+    path = _resolved(index_dir, os.getcwd(), os.environ.get(INDEX_ENV))
     with _engines_lock:
         engine = _engines.get(path)
-        if engine is not None and current_generation(path) == engine.generation:
-            engine.reread_manifest()
+        if engine is not None and engine.still_current():
             return engine
         if engine is None:
             _bring_up_to_date(path, progress, seeds_dir)
@@ -221,10 +266,15 @@ def get_engine(
 
 def question_encoder(info: ModelInfo, manifest: Manifest) -> QuestionEncoder:
     """The model's ONNX export when the index records one and it is there, whole and the
-    same; else sentence-transformers, with a notice (it loads torch: seconds, not ms)."""
+    same; else sentence-transformers, with a notice (it loads torch: seconds, not ms).
+    $QA_QUESTION_ENCODER=sentence-transformers asks for sentence-transformers."""
     from qa.encoder import load_onnx_encoder
 
     recorded = manifest.question_encoder or {}
+    if os.environ.get(ENCODER_ENV, "").strip() == "sentence-transformers":
+        from qa.model import get_embedder
+
+        return get_embedder(info)  # asked for: to compare the two, or to step around the export
     if recorded.get("kind") == "onnx":
         encoder = load_onnx_encoder(info)
         if encoder is not None and encoder.sha256 == recorded.get("sha256"):
@@ -248,7 +298,7 @@ def _bring_up_to_date(path: Path, progress: Progress | None, seeds_dir: str | Pa
         build_index(seeds_dir, path, progress=progress)
         return
     manifest = read_manifest(generation)
-    seeds = resolve_seeds_dir(seeds_dir) if seeds_dir is not None or _seeds_from_env() else Path(manifest.seeds_dir)
+    seeds = resolve_seeds_dir(seeds_dir) if seeds_dir is not None or seeds_from_env() else Path(manifest.seeds_dir)
     if not seeds.is_dir():
         warn(f"the documents folder {seeds} is gone; answering from the index as it is")
         return
@@ -260,12 +310,6 @@ def _bring_up_to_date(path: Path, progress: Progress | None, seeds_dir: str | Pa
         from qa.build import build_index
 
         build_index(seeds, path, model=model, progress=progress)
-
-
-def _seeds_from_env() -> bool:
-    import os
-
-    return bool(os.environ.get("QA_SEEDS"))
 
 
 def retrieve(
@@ -328,19 +372,17 @@ def rank(
     previous = context_for(engine, question, history)
     texts = [question, joined_question(previous, question)] if previous is not None else [question]
     own, *in_context = engine.scores(texts, dense_weight)
-    if not in_context:
-        ranking = own.fused
-        relevant = [row for row in own.fused if own.clears(row, bar)]
-    else:
+    ranking = own.by_row()
+    chosen = own.clearing(bar)
+    if in_context:
         # The question alone still counts, so a change of topic is not pulled back.
-        joined = in_context[0]
+        joined = in_context[0].by_row()
         ranking = {
-            row: OWN_WEIGHT * own.fused.get(row, 0.0) + (1 - OWN_WEIGHT) * joined.fused.get(row, 0.0)
-            for row in own.fused.keys() | joined.fused.keys()
+            row: OWN_WEIGHT * ranking.get(row, 0.0) + (1 - OWN_WEIGHT) * joined.get(row, 0.0)
+            for row in ranking.keys() | joined.keys()
         }
-        relevant = [row for row in ranking if own.clears(row, bar) or joined.clears(row, bar)]
+        chosen |= in_context[0].clearing(bar)
     best = _top(engine, ranking, k)
-    chosen = set(relevant)
     if not best or best[0][0] not in chosen:
         return [], [p for _, p in best]
     if bar.strength > 0 or bar.cosine > 0:

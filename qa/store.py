@@ -37,6 +37,9 @@ VECTORS = "vectors.faiss"
 SENTENCES = "sentences.npy"
 LEXICAL = "bm25"
 LOCK = ".lock"
+# Sentence vectors up to this size are read into memory; larger ones stay memory-mapped,
+# so a large corpus costs only the rows its questions touch.
+IN_MEMORY_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class OpenIndex:
     lexical: LexicalIndex
     sentences: np.ndarray
     sentence_start: np.ndarray
+    sentence_counts: np.ndarray  # passages[i].sentences, as an array
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -163,8 +167,11 @@ def open_generation(folder: Path) -> OpenIndex:
         raise IndexCorruptError(folder / LEXICAL, f"the BM25 files are damaged ({type(e).__name__})") from None
     if lexical.size != manifest.passages:
         raise IndexCorruptError(folder / LEXICAL, f"it indexes {lexical.size} passages, the manifest says {manifest.passages}")
+    import numpy as np
+
     sentences, sentence_start = _read_sentences(folder, manifest, passages)
-    return OpenIndex(folder, manifest, passages, vectors, lexical, sentences, sentence_start)
+    counts = np.fromiter((r.sentences for r in passages), dtype=np.int64, count=len(passages))
+    return OpenIndex(folder, manifest, passages, vectors, lexical, sentences, sentence_start, counts)
 
 
 def _read_sentences(folder: Path, manifest: Manifest, passages: list[PassageRecord]) -> tuple[np.ndarray, np.ndarray]:
@@ -194,6 +201,8 @@ def _read_sentences(folder: Path, manifest: Manifest, passages: list[PassageReco
         raise IndexCorruptError(
             path, f"it holds {sentences.dtype} vectors of shape {sentences.shape}, the passages call for {expected}"
         )
+    if sentences.nbytes <= IN_MEMORY_BYTES:  # small: read once, no page faults per question
+        sentences = np.array(sentences)
     return sentences, np.cumsum(counts) - counts
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import build_index, retrieve
-from qa.encoder import EXPORT, export_dir, load_onnx_encoder, read_meta
+from qa.encoder import WEIGHTS, export_dir, load_onnx_encoder, read_meta
 from qa.model import resolve_model_info
 from qa.store import open_index
 from tests.conftest import LETTER, REPO, SEEDS
@@ -64,7 +64,7 @@ def test_a_damaged_export_is_never_used_and_is_made_again(tmp_path):
     shutil.copy(SEEDS / LETTER, seeds / LETTER)
     built = run_python("import sys; from qa import build_index; build_index(sys.argv[1], sys.argv[2])", str(seeds), str(index), env=env)
     assert built.returncode == 0, built.stderr
-    exports = list((tmp_path / "cache" / "qa" / "onnx").glob(f"*/{EXPORT}"))
+    exports = list((tmp_path / "cache" / "qa" / "onnx").glob(f"*/{WEIGHTS}"))
     assert len(exports) == 1
     whole = exports[0].read_bytes()
     exports[0].write_bytes(whole[: len(whole) // 2])
@@ -75,7 +75,7 @@ def test_a_damaged_export_is_never_used_and_is_made_again(tmp_path):
     assert "ONNX export of its model is missing or changed" in result.stderr
     assert reply["found"] and "British Red Cross" in reply["answer"]["text"]
     meta = json.loads((exports[0].parent / "export.json").read_text(encoding="utf-8"))
-    assert exports[0].stat().st_size == meta["size"] and meta["min_cosine"] >= 0.99999
+    assert exports[0].stat().st_size == meta["files"][WEIGHTS]["size"] and meta["min_cosine"] >= 0.99999
     assert open_index(index).manifest.question_encoder == {"kind": "onnx", "sha256": meta["sha256"]}
     reply, heavy = _answered(run_python(ASK_AND_LIST_MODULES, str(index), env=env))
     assert reply["found"] and heavy == []
@@ -110,3 +110,17 @@ def test_the_chunker_counts_word_pieces_as_the_model_does(embedder):
     expected = embedder._model.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
     assert pieces.count_tokens(texts) == [len(ids) for ids in expected["input_ids"]]
     assert pieces.token_offsets(texts[0]) == [tuple(span) for span in expected["offset_mapping"][0]]
+
+
+def test_help_loads_nothing_heavy():
+    script = (
+        "import sys, contextlib, io\n"
+        "from qa.cli import main\n"
+        "for argv in (['--help'], ['ask', '--help'], ['index', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main(argv)\n"
+        f"print(sorted(m for m in {HEAVY + ('faiss', 'onnxruntime', 'textual')!r} if m in sys.modules))\n"
+    )
+    result = run_python(script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
