@@ -12,23 +12,23 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.chunking import embedding_prefix, split_passages
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir, seeds_from_env
 from qa.documents import UnreadableDocument, find_documents, load_document, read_bytes
-from qa.errors import IndexCorruptError, SeedsError
+from qa.errors import IndexCorruptError, PathError, SeedsError, make_folder
 from qa.freshness import HEADING_WEIGHT, chunk_settings, encoder_reasons, same_chunking
 from qa.lexical import LexicalIndex
-from qa.manifest import FORMAT_VERSION, FileRecord, Manifest
+from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, SkippedFile
 from qa.markdown import clean_inline
 from qa.model import Embedder, ModelInfo, get_embedder, resolve_model_info, word_pieces
 from qa.notices import warn
 from qa.refusal import calibrated
 from qa.store import (
-    CURRENT, LEXICAL, PASSAGES, SENTENCES, VECTORS, OpenIndex, PassageRecord, build_lock, fsync_tree,
+    CURRENT, INDEX_HINT, LEXICAL, PASSAGES, SENTENCES, VECTORS, OpenIndex, PassageRecord, build_lock, fsync_tree,
     open_generation, open_index, record_json, sha256, write_atomic,
 )
 from qa.types import IndexStats
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 Progress = Callable[[int, int], None]
+Stage = Callable[[str], None]
 
 
 def build_index(
@@ -48,6 +49,7 @@ def build_index(
     progress: Progress | None = None,
     rebuild: bool = False,
     naive: bool = False,
+    stage: Stage | None = None,
 ) -> IndexStats:
     """Build or bring up to date the index of the documents in `seeds_dir`.
 
@@ -65,6 +67,8 @@ def build_index(
         rebuild: embed everything again, reusing nothing.
         naive: cut Markdown into plain sections between headings, no other structure:
             the baseline that `qa eval --baseline` measures the shipped chunker against.
+        stage: called with a few words as each step begins ("reading 24 documents",
+            "embedding 1,538 texts", ...), from the start of the build.
 
     Returns:
         IndexStats with files, passages, embedded-now and reused counts, and seconds.
@@ -79,13 +83,15 @@ def build_index(
         True
     """
     began = time.perf_counter()
+    stage = stage or (lambda _: None)
+    stage("checking the documents")
     index_path = resolve_index_dir(index_dir)
-    index_path.mkdir(parents=True, exist_ok=True)
+    make_folder(index_path, "the index folder", INDEX_HINT)
     with build_lock(index_path):
         previous = _previous(index_path)
         seeds_path = _seeds_for(seeds_dir, previous)
         info = resolve_model_info(resolve_model(model) or (previous.manifest.model_path if previous else None))
-        return _build(seeds_path, index_path, info, previous, progress, rebuild, began, naive)
+        return _build(seeds_path, index_path, info, previous, progress, rebuild, began, naive, stage)
 
 
 def _seeds_for(seeds_dir: str | os.PathLike[str] | None, previous: OpenIndex | None) -> Path:
@@ -118,8 +124,11 @@ def _build(
     rebuild: bool,
     began: float,
     naive: bool = False,
+    stage: Stage = lambda _: None,
 ) -> IndexStats:
-    files = find_documents(seeds_path)
+    # What find_documents skips is said when the index changes, not on every check.
+    passed_over: list[str] = []
+    files = find_documents(seeds_path, on_skip=passed_over.append)
     old = previous.manifest if previous is not None else None
     reusable = (
         not rebuild
@@ -137,8 +146,13 @@ def _build(
     pieces = None  # counts word pieces for the chunker, without loading the model
     records: list[PassageRecord] = []
     file_records: dict[str, FileRecord] = {}
-    skipped = 0
+    skipped_files: dict[str, SkippedFile] = {}
+    stage(f"reading {len(files):,} documents")
     for file in files:
+        known_bad = old.skipped.get(file.source) if old is not None else None
+        if known_bad is not None and (known_bad.size, known_bad.mtime_ns) == (file.size, file.mtime_ns):
+            skipped_files[file.source] = known_bad  # said when it was first skipped
+            continue
         kept = old.files.get(file.source) if reusable and old is not None else None
         if kept is not None and kept.size == file.size and kept.mtime_ns == file.mtime_ns:
             records.extend(old_by_source.get(file.source, []))
@@ -169,17 +183,20 @@ def _build(
                 ]
         except UnreadableDocument as e:
             warn(f"skipped {file.source}: {e}")
-            skipped += 1
+            skipped_files[file.source] = SkippedFile(file.size, file.mtime_ns, str(e))
             continue
         if not passages:
             warn(f"skipped {file.source}: no text")
-            skipped += 1
+            skipped_files[file.source] = SkippedFile(file.size, file.mtime_ns, "no text")
             continue
         records.extend(passages)
         file_records[file.source] = FileRecord(digest, file.size, file.mtime_ns, len(passages))
 
     if not records:
+        for line in passed_over:
+            warn(line)
         raise SeedsError(f"no readable documents in {seeds_path}: add .txt or .md files")
+    skipped = len(passed_over) + len(skipped_files)
 
     unchanged = (
         reusable and old is not None and previous is not None
@@ -193,20 +210,32 @@ def _build(
             current = replace(current, refusal=_calibrate(previous.folder, get_embedder(info)))
         if encoder_reasons(old, info):  # same passages, no usable export of the model: export only
             current = replace(current, question_encoder=question_encoder(get_embedder(info)))
-        if file_records != old.files:  # only timestamps moved: remember them, so no re-hash next time
-            current = _replace_files(current, file_records)
+        if file_records != old.files or skipped_files != old.skipped:  # timestamps moved, or skips: no re-read next time
+            current = replace(current, files=file_records, skipped=skipped_files)
         if current != old:
             write_atomic(previous.folder / "manifest.json", current.to_json())
-        return IndexStats(len(file_records), len(records), 0, len(records), skipped, time.perf_counter() - began, False)
+        duplicates = len(records) - len({embedding_text(r) for r in records})
+        return IndexStats(
+            len(file_records), len(records), 0, len(records) - duplicates, skipped, time.perf_counter() - began, False,
+            sentences=old.sentences, duplicates=duplicates,
+        )
+
+    for line in passed_over:
+        warn(line)
 
     if embedder is None:
+        stage("loading the model")
         embedder = get_embedder(info)
     sentence_lists = [sentence_texts(r) for r in records]
     records = [replace(r, sentences=len(texts)) for r, texts in zip(records, sentence_lists)]
     # Vectors are reused by the exact text embedded, so passages cut by other settings or an
     # older qa still reuse every text that has not changed; only another model embeds anew.
+    stage("preparing the question encoder")  # the model's ONNX export: made once per model
+    encoder = question_encoder(embedder)
     same_model = not rebuild and old is not None and old.model_fingerprint == info.fingerprint
-    vectors, sentences, embedded = _vectors_for(records, sentence_lists, embedder, previous if same_model else None, on_progress)
+    vectors, sentences, counts = _vectors_for(
+        records, sentence_lists, embedder, previous if same_model else None, on_progress, stage
+    )
     manifest = Manifest(
         seeds_dir=str(seeds_path),
         model_name=info.name,
@@ -218,11 +247,15 @@ def _build(
         index_type=index_type_for(len(records)),
         files=file_records,
         sentences=len(sentences),
-        question_encoder=question_encoder(embedder),
+        question_encoder=encoder,
+        skipped=skipped_files,
     )
+    stage("writing the index")
     _write_generation(index_path, manifest, records, vectors, sentences, embedder)
     return IndexStats(
-        len(file_records), len(records), embedded, len(records) - embedded, skipped, time.perf_counter() - began, True
+        len(file_records), len(records), counts.passages, len(records) - counts.passages - counts.duplicates,
+        skipped, time.perf_counter() - began, True,
+        sentences=len(sentences), texts_embedded=counts.texts, duplicates=counts.duplicates,
     )
 
 
@@ -239,21 +272,18 @@ def question_encoder(embedder: Embedder) -> dict[str, Any]:
     return {"kind": "onnx", "sha256": meta["sha256"]}
 
 
-def _replace_files(manifest: Manifest, files: dict[str, FileRecord]) -> Manifest:
-    return replace(manifest, files=files)
-
-
 def _vectors_for(
     records: list[PassageRecord],
     sentence_lists: list[list[str]],
     embedder: Any,
     previous: OpenIndex | None,
     on_progress: Progress | None,
-) -> tuple[np.ndarray, np.ndarray, int]:
+    stage: Stage,
+) -> tuple[np.ndarray, np.ndarray, Embedded]:
     """Passage and sentence vectors, reused where the same text was embedded before.
 
     Every text not embedded before is embedded once, passages and sentences in one pass.
-    Returns (passage vectors, sentence vectors, passages embedded now).
+    Returns (passage vectors, sentence vectors, what was embedded).
     """
     import numpy as np
 
@@ -276,6 +306,8 @@ def _vectors_for(
     passage_texts = [embedding_text(r) for r in records]
     all_sentences = [t for texts in sentence_lists for t in texts]
     missing = list(dict.fromkeys(t for t in passage_texts + all_sentences if t not in known))
+    if missing:
+        stage(f"embedding {len(missing):,} texts (passages and their sentences)")
     fresh = embedder.encode(missing, on_progress=on_progress) if missing else np.zeros((0, embedder.dim), np.float32)
     fresh_row = {text: i for i, text in enumerate(missing)}
     old = (
@@ -293,8 +325,19 @@ def _vectors_for(
                 out[i] = old[kind][row]  # type: ignore[index]
         return out
 
-    embedded = len({t for t in passage_texts if t in fresh_row})
-    return vectors(passage_texts), vectors(all_sentences), embedded
+    unique = set(passage_texts)
+    counts = Embedded(len(missing), len(unique & fresh_row.keys()), len(passage_texts) - len(unique))
+    return vectors(passage_texts), vectors(all_sentences), counts
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """What a build embedded: texts in all, distinct passages among them, and passages
+    whose text repeats another passage's (embedded once)."""
+
+    texts: int
+    passages: int
+    duplicates: int
 
 
 def document_title(source: str) -> str:
@@ -349,7 +392,10 @@ def _write_generation(
     import numpy as np
 
     faiss = import_faiss()
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=index_path))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".building-", dir=index_path))
+    except OSError as e:
+        raise PathError(f"cannot write the index folder {index_path}: {e.strerror or e}; {INDEX_HINT}") from None
     try:
         passages = "".join(json.dumps(record_json(r), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
         (staging / PASSAGES).write_bytes(passages)
@@ -363,6 +409,9 @@ def _write_generation(
         fsync_tree(staging)
         generation = index_path / f"gen-{time.time_ns()}"
         staging.rename(generation)
+    except OSError as e:  # a full disk, a folder made read-only meanwhile: the live index stays
+        shutil.rmtree(staging, ignore_errors=True)
+        raise PathError(f"cannot write the index in {index_path}: {e.strerror or e}; the previous index is kept") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

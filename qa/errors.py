@@ -6,6 +6,11 @@ Anything that is not a `QAError` is a bug, not a user error.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 class QAError(Exception):
     """Base class for every error qa raises on purpose."""
@@ -36,3 +41,19 @@ class IndexCorruptError(QAError):
 
 class IndexBusyError(QAError):
     """Another process is building the same index."""
+
+
+class PathError(QAError):
+    """A folder qa needs cannot be created, read or written (or is a file)."""
+
+
+def make_folder(path: Path, what: str, hint: str) -> Path:
+    """Create `path` (and its parents) if missing; a path that cannot serve as a folder is
+    a PathError naming it, the reason and what to do (`hint`), never a traceback."""
+    if path.exists() and not path.is_dir():
+        raise PathError(f"{what} {path} is a file, not a folder: {hint}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PathError(f"cannot create {what} {path}: {e.strerror or e}; {hint}") from None
+    return path

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.encoder import EXPORT, META, WEIGHTS, OnnxEncoder, Unsupported, export_dir, export_sha256, file_stamps, read_meta, read_pipeline
+from qa.errors import make_folder
+from qa.model import CACHE_HINT
 
 if TYPE_CHECKING:
     from qa.model import Embedder
@@ -52,7 +54,7 @@ def ensure_export(embedder: Embedder) -> dict[str, Any]:
         pipeline = read_pipeline(info.path)
     except Unsupported as e:
         raise ExportFailed(str(e)) from None
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(folder.parent, "the cache folder", CACHE_HINT)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
         inputs = _export(embedder, staging / EXPORT)

@@ -81,7 +81,11 @@ def stale_reasons(manifest: Manifest, seeds_dir: Path, model: ModelInfo) -> list
         return reasons
     # The build that follows walks the folder again and names what it skips; once is enough.
     files = {f.source: f for f in find_documents(seeds_dir, on_skip=lambda _: None)} if seeds_dir.is_dir() else {}
-    added = files.keys() - manifest.files.keys()
+    unreadable = {  # skipped by the build that made the index, and not changed since
+        s for s, f in files.items()
+        if s in manifest.skipped and (manifest.skipped[s].size, manifest.skipped[s].mtime_ns) == (f.size, f.mtime_ns)
+    }
+    added = files.keys() - manifest.files.keys() - unreadable
     removed = manifest.files.keys() - files.keys()
     changed = [
         s for s in files.keys() & manifest.files.keys()

@@ -27,6 +27,15 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class SkippedFile:
+    """A document qa could not read: remembered so it is reported once, not on every use."""
+
+    size: int
+    mtime_ns: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Format version, corpus, model and settings of one built index."""
 
@@ -51,6 +60,8 @@ class Manifest:
     # What encodes questions: {"kind": "onnx", "sha256": of the export} or
     # {"kind": "sentence-transformers", "why": ...}. None in indexes written before it was.
     question_encoder: dict[str, Any] | None = None
+    # Documents that could not be read (binary, no text): not read again until they change.
+    skipped: dict[str, SkippedFile] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The manifest as pretty JSON."""
@@ -67,6 +78,7 @@ class Manifest:
             "refusal": self.refusal,
             "question_encoder": self.question_encoder,
             "files": {k: vars(v) for k, v in sorted(self.files.items())},
+            "skipped": {k: vars(v) for k, v in sorted(self.skipped.items())},
         }
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
@@ -128,6 +140,10 @@ def read_manifest(folder: Path) -> Manifest:
             passages_sha256=None if data.get("passages_sha256") is None else str(data["passages_sha256"]),
             refusal=_refusal(data.get("refusal")),
             question_encoder=_question_encoder(data.get("question_encoder")),
+            skipped={
+                str(name): SkippedFile(int(r["size"]), int(r["mtime_ns"]), str(r["reason"]))
+                for name, r in (data.get("skipped") or {}).items()
+            },
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise IndexCorruptError(path, f"the manifest lacks or mangles a field ({type(e).__name__}: {e})") from None

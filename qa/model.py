@@ -52,6 +52,16 @@ def cache_dir() -> Path:
     return Path(base) / "qa"
 
 
+CACHE_HINT = "set XDG_CACHE_HOME to a folder you can write (qa keeps the model and its export there)"
+
+
+def cache_folder(*parts: str) -> Path:
+    """A folder in qa's cache, created if missing (a PathError if it cannot be)."""
+    from qa.errors import make_folder
+
+    return make_folder(cache_dir().joinpath(*parts), "the cache folder", CACHE_HINT)
+
+
 def resolve_model_info(model: str | None) -> ModelInfo:
     """Locate the model: None means the bundled all-MiniLM-L6-v2, else a local folder.
 
@@ -109,13 +119,12 @@ def bundled_model_dir() -> Path:
     Raises:
         ModelError: the package is missing, or the weights do not match BUNDLED_SHA256.
     """
-    target = cache_dir() / "models" / BUNDLED_NAME
+    target = cache_folder("models") / BUNDLED_NAME
     weights = target / WEIGHTS
     if weights.is_file():
         _verify(target)
         return target
     archive = _bundled_zip()
-    target.parent.mkdir(parents=True, exist_ok=True)
     notice(f"extracting the bundled model into {target} (once)")
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
     try:

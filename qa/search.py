@@ -235,13 +235,17 @@ def _resolved(index_dir: str | Path | None, cwd: str, env: str | None) -> Path:
 
 
 def get_engine(
-    index_dir: str | Path | None = None, *, seeds_dir: str | Path | None = None, progress: Progress | None = None
+    index_dir: str | Path | None = None,
+    *,
+    seeds_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> Engine:
     """The engine for `index_dir`, loaded once per process and reloaded when a build replaces it.
 
     On first use a missing index is built and a stale one is brought up to date (from
-    `seeds_dir` when given, else the folder the index was built from); `progress` then
-    gets (done, total) texts embedded, as in build_index. A fresh index is only read.
+    `seeds_dir` when given, else the folder the index was built from); `progress` and
+    `stage` then hear of it as in build_index. A fresh index is only read.
 
     Raises:
         IndexCorruptError: the index cannot be read (the message names the file and the fix).
@@ -253,7 +257,7 @@ def get_engine(
         if engine is not None and engine.still_current():
             return engine
         if engine is None:
-            _bring_up_to_date(path, progress, seeds_dir)
+            _bring_up_to_date(path, progress, seeds_dir, stage)
         index = open_index(path)
         encoder = question_encoder(resolve_model_info(resolve_model() or index.manifest.model_path), index.manifest)
         if encoder.dim != index.manifest.dim:
@@ -287,7 +291,9 @@ def question_encoder(info: ModelInfo, manifest: Manifest) -> QuestionEncoder:
     return get_embedder(info)
 
 
-def _bring_up_to_date(path: Path, progress: Progress | None, seeds_dir: str | Path | None = None) -> None:
+def _bring_up_to_date(
+    path: Path, progress: Progress | None, seeds_dir: str | Path | None = None, stage: Callable[[str], None] | None = None
+) -> None:
     """Build a missing index, or bring a stale one up to date: the only place where
     answering writes, and it says so first. A fresh index costs one walk of the folder."""
     generation = current_generation(path)
@@ -295,7 +301,7 @@ def _bring_up_to_date(path: Path, progress: Progress | None, seeds_dir: str | Pa
         notice(f"no index in {path} yet; building it")
         from qa.build import build_index
 
-        build_index(seeds_dir, path, progress=progress)
+        build_index(seeds_dir, path, progress=progress, stage=stage)
         return
     manifest = read_manifest(generation)
     seeds = resolve_seeds_dir(seeds_dir) if seeds_dir is not None or seeds_from_env() else Path(manifest.seeds_dir)
@@ -309,7 +315,7 @@ def _bring_up_to_date(path: Path, progress: Progress | None, seeds_dir: str | Pa
         model = info.path.as_posix() if manifest.model_path or resolve_model() else None
         from qa.build import build_index
 
-        build_index(seeds, path, model=model, progress=progress)
+        build_index(seeds, path, model=model, progress=progress, stage=stage)
 
 
 def retrieve(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.errors import IndexCorruptError
+from qa.errors import IndexCorruptError, PathError
 from qa.lexical import LexicalIndex
 from qa.manifest import Manifest, read_manifest
 from qa.notices import notice
@@ -37,6 +37,7 @@ VECTORS = "vectors.faiss"
 SENTENCES = "sentences.npy"
 LEXICAL = "bm25"
 LOCK = ".lock"
+INDEX_HINT = "pass --index DIR (or set QA_INDEX) naming a folder qa may create and write"
 # Sentence vectors up to this size are read into memory; larger ones stay memory-mapped,
 # so a large corpus costs only the rows its questions touch.
 IN_MEMORY_BYTES = 32 * 2**20
@@ -80,6 +81,8 @@ class OpenIndex:
 
 def current_generation(index_dir: Path) -> Path | None:
     """The live generation folder, or None when no index was ever built here."""
+    if index_dir.exists() and not index_dir.is_dir():
+        raise PathError(f"the index folder {index_dir} is a file, not a folder: {INDEX_HINT}")
     try:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -263,7 +266,11 @@ def build_lock(index_path: Path) -> Iterator[None]:
     except ImportError:  # Windows: no advisory locks; builds are still atomic
         yield
         return
-    with (index_path / LOCK).open("a") as handle:
+    try:
+        handle = (index_path / LOCK).open("a")
+    except OSError as e:
+        raise PathError(f"cannot write the index folder {index_path}: {e.strerror or e}; {INDEX_HINT}") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -100,6 +100,25 @@ class IndexStats:
     passages: int
     embedded: int  # passages embedded by this build
     reused: int  # passages whose vectors came from the previous index
-    skipped: int  # files skipped with a warning
+    skipped: int  # files skipped with a warning (unknown type, unreadable, no text)
     seconds: float
     changed: bool  # False when the index was already up to date
+    sentences: int = 0  # sentence vectors in the index
+    texts_embedded: int = 0  # texts embedded by this build: passages and sentences, as progress counts them
+    duplicates: int = 0  # passages whose text repeats another passage's: embedded once, vector shared
+
+    def summary(self) -> str:
+        """What the build did, in words: `embedded + reused + duplicates == passages`."""
+        parts = [f"{_n(self.files, 'file')}, {_n(self.passages, 'passage')}, {_n(self.sentences, 'sentence')}"]
+        sentences = self.texts_embedded - self.embedded
+        parts.append(f"embedded now {_n(self.embedded, 'passage')} and {_n(sentences, 'sentence')}")
+        parts.append(f"{_n(self.reused, 'passage')} reused from the previous index")
+        if self.duplicates:
+            parts.append(f"{_n(self.duplicates, 'repeated passage')} sharing a vector")
+        parts.append(f"{_n(self.skipped, 'file')} skipped")
+        return f"{'; '.join(parts)}; {self.seconds:.1f} s"
+
+
+def _n(count: int, noun: str) -> str:
+    """`3 files`, `1 file`."""
+    return f"{count:,} {noun}{'s' * (count != 1)}"

@@ -116,7 +116,7 @@ def test_every_kind_of_bad_file_is_read_or_skipped_with_one_line_and_indexing_fi
         "good.txt", "latin1.txt", "utf16.txt", "utf32.txt", "utf8-bom.md", "long-lines.txt", "my notes.txt", "café ☕ ü.md",
         "line\nbreak.txt", "\x1b[31mred.txt", deep,
     }
-    assert stats.files == len(sources) and stats.skipped == 3  # picture, empty, blank (the rest never listed)
+    assert stats.files == len(sources) and stats.skipped == 9  # every file said above but latin1.txt, which is read
     index = tmp_path / "index"
     assert retrieve("When do hedgehogs hibernate?", k=1, index_dir=index)[0].source == "utf16.txt"
     assert retrieve("Where do puffins nest?", k=1, index_dir=index)[0].source == "utf32.txt"
@@ -174,7 +174,7 @@ def test_a_file_without_read_permission_is_skipped_by_a_real_qa_index(tmp_path, 
     )
     assert result.returncode == 0, result.stderr
     assert "qa: skipped locked.txt: Permission denied" in result.stderr.splitlines()
-    assert "1 files" in result.stdout and "1 skipped" in result.stdout
+    assert "index updated: 1 file," in result.stdout and "1 file skipped" in result.stdout
 
 
 def test_a_file_deleted_while_indexing_runs_is_skipped(tmp_path, embedder, monkeypatch, capsys):

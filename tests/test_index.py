@@ -145,7 +145,7 @@ def test_skipped_files_are_named_and_indexing_finishes(tmp_path, embedder, capsy
     (seeds / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me is served at noon.".encode("latin-1"))
     stats = build_index(seeds, tmp_path / "index")
     err = capsys.readouterr().err
-    assert stats.files == 2 and stats.skipped == 1
+    assert stats.files == 2 and stats.skipped == 3  # image.txt, report.pdf and .hidden.txt; latin1.txt is read
     for name in ("image.txt", "report.pdf", ".hidden.txt"):
         assert name in err
     assert "Traceback" not in err
@@ -391,3 +391,18 @@ def test_a_second_qa_index_waits_for_the_build_holding_the_lock_and_says_so(corp
         rest.append(lines.get())
     assert "index updated" in out and "Traceback" not in "".join(rest)
     assert {p.source for p in open_index(index).passages} == {"bees.txt", "notes/bread.md", "glaciers.txt"}
+
+
+def test_a_build_names_each_step_from_its_start_and_progress_counts_what_it_names(corpus):
+    seeds, index = corpus
+    events: list[tuple] = []
+    stats = build_index(seeds, index, stage=lambda text: events.append(("stage", text)),
+                        progress=lambda done, total: events.append(("progress", done, total)))
+    stages = [e[1] for e in events if e[0] == "stage"]
+    assert events[0] == ("stage", "checking the documents") and "reading 2 documents" in stages
+    first_progress = next(i for i, e in enumerate(events) if e[0] == "progress")
+    announced = events[first_progress - 1]
+    assert announced[0] == "stage" and announced[1].startswith(f"embedding {stats.texts_embedded} texts")
+    assert events[first_progress][2] == stats.texts_embedded == stats.embedded + stats.sentences
+    assert stages.index("reading 2 documents") < stages.index("loading the model") < stages.index("writing the index")
+    assert events[-1] == ("stage", "writing the index")
