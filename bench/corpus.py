@@ -110,10 +110,10 @@ def prepare(sizes: dict[str, int | None], *, progress: bool = True) -> dict[str,
     root = cache_dir()
     full = write_stdlib_corpus(root / "stdlib")
     began = time.perf_counter()
-    from qa.cli import progress_bar
+    from qa.cli import BuildBar
 
-    with progress_bar() as bar:
-        build_index(full, root / "index-all", progress=bar if progress else None)
+    with BuildBar() as bar:
+        build_index(full, root / "index-all", progress=bar.progress if progress else None, stage=bar.stage if progress else None)
     embed_seconds = time.perf_counter() - began
     counts = {name: record.passages for name, record in open_index(root / "index-all").manifest.files.items()}
     order = sorted(counts)

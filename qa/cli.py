@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
+import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from typing import Any
 
 from qa.config import resolve_settings
 from qa.errors import QAError
 from qa.notices import one_line
-from qa.types import NOT_FOUND, Passage, Reply
+from qa.types import NOT_FOUND, IndexStats, Passage, Reply
 
 
 def _common(parser: argparse.ArgumentParser, default: object = None) -> None:
@@ -26,8 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = commands.add_parser("ask", help="answer one question with cited passages")
-    ask.add_argument("question")
+    ask.add_argument("question", nargs="?", help='the question; "-" reads it from stdin, as does none with a pipe')
     ask.add_argument("-k", type=int, default=5, help="passages to show (default 5)")
+    ask.add_argument("-C", "--context", type=int, default=0, metavar="N", help="show N lines of the document around each passage, like grep -C")
     ask.add_argument("--json", action="store_true", help="print JSON and nothing else on stdout")
     _common(ask, argparse.SUPPRESS)
 
@@ -35,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--rebuild", action="store_true", help="embed everything again")
     index.add_argument("--model", metavar="DIR", help="a local sentence-transformers folder (default $QA_MODEL)")
     _common(index, argparse.SUPPRESS)
+
+    watching = commands.add_parser("watch", help="keep the index up to date as documents change, until interrupted")
+    _common(watching, argparse.SUPPRESS)
 
     evaluate = commands.add_parser("eval", help="measure retrieval on a JSONL file of questions")
     evaluate.add_argument("questions", metavar="QUESTIONS.jsonl")
@@ -63,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _index(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "watch":
+            return _watch(args)
         return _chat(args)
     except QAError as e:
         print(f"qa: error: {one_line(str(e))}", file=sys.stderr)
@@ -70,100 +77,241 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `qa ask ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    """With --seeds, make sure the index describes that folder before asking."""
-    if args.settings.seeds_dir is not None:
-        from qa.search import get_engine
+    """Open the index before asking: built first if missing, or brought up to date (from
+    --seeds when given) if stale, with a progress line from the build's first step."""
+    from qa.search import get_engine
 
-        with progress_bar() as bar:
-            get_engine(args.settings.index_dir, seeds_dir=args.settings.seeds_dir, progress=bar)
+    with BuildBar() as bar:
+        get_engine(args.settings.index_dir, seeds_dir=args.settings.seeds_dir, progress=bar.progress, stage=bar.stage)
 
 
-@contextlib.contextmanager
-def progress_bar() -> Iterator[Callable[[int, int], None] | None]:
-    """A progress callback that draws a bar on stderr (rich), or None when stderr is no terminal."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+class BuildBar:
+    """A build's steps and progress on stderr (rich), drawn from the build's first step;
+    nothing at all when no build runs or stderr is not a terminal."""
 
-    with Progress(
-        TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=False,
-    ) as bar:
-        task = bar.add_task("embedding", total=None)
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._task: Any = None
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def __enter__(self) -> BuildBar:
+        return self
 
-        yield update
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """Leave the bar as it is on screen; the next step starts a new one."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def _started(self) -> bool:
+        if self._bar is None and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("", total=None)
+        return self._bar is not None
+
+    def stage(self, text: str) -> None:
+        """A step begins: reading, loading the model, embedding N texts, writing."""
+        if self._started():
+            self._bar.update(self._task, description=text, completed=0, total=None)
+
+    def progress(self, done: int, total: int) -> None:
+        """(done, total) texts embedded."""
+        if self._started():
+            self._bar.update(self._task, completed=done, total=total)
 
 
 def _ask(args: argparse.Namespace) -> int:
     from qa.chat import Chat
     from qa.errors import EmptyQuestionError
 
-    if not args.question.strip():
+    question = _question(args.question)
+    if not question.strip():
         raise EmptyQuestionError()
     if args.k < 1:
         raise QAError(f"-k must be at least 1, not {args.k}")
+    if args.context < 0:
+        raise QAError(f"-C must be 0 or more lines, not {args.context}")
     _prepare(args)
-    reply = Chat(args.settings.index_dir).ask(args.question, k=args.k)
+    reply = Chat(args.settings.index_dir).ask(question, k=args.k)
+    context = _document_lines(args.settings.index_dir) if args.context else None
     if args.json:
-        print(json.dumps(reply_json(reply), ensure_ascii=False, indent=2))
+        print(json.dumps(reply_json(reply, context, args.context), ensure_ascii=False, indent=2))
     else:
-        print(format_reply(reply))
+        print(format_reply(reply, context, args.context))
     return 0
 
 
-def reply_json(reply: Reply) -> dict[str, object]:
+def _question(argument: str | None) -> str:
+    """The question: the argument, or stdin for "-" (and for none when stdin is a pipe)."""
+    if argument == "-" or (argument is None and not sys.stdin.isatty()):
+        return sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    if argument is None:
+        raise QAError('no question: qa ask "your question", or qa ask - to read it from stdin')
+    return argument
+
+
+Lines = Callable[[str], "list[str] | None"]
+
+
+def _document_lines(index_dir: object) -> Lines:
+    """The lines of a document of the index, as indexed (None if it cannot be read now)."""
+    from pathlib import Path
+
+    from qa.documents import read_document
+    from qa.search import get_engine
+
+    seeds = Path(get_engine(index_dir).index.manifest.seeds_dir)  # type: ignore[arg-type]
+    cache: dict[str, list[str] | None] = {}
+
+    def lines(source: str) -> list[str] | None:
+        if source not in cache:
+            try:
+                text = read_document(seeds / source)
+                cache[source] = text.removesuffix("\n").split("\n")  # lines as citations count them
+            except OSError:
+                cache[source] = None
+        return cache[source]
+
+    return lines
+
+
+def _context(p: Passage, lines: Lines, n: int) -> tuple[int, list[str]] | None:
+    """The first line number and the lines from n before the passage to n after it."""
+    document = lines(p.source)
+    if document is None:
+        return None
+    first = max(1, p.line_start - n)
+    return first, document[first - 1 : min(len(document), p.line_end + n)]
+
+
+def reply_json(reply: Reply, lines: Lines | None = None, context: int = 0) -> dict[str, object]:
     """A reply as plain JSON data: question, found, answer and passages, each with its
     citation and section; `nearby` holds the closest passages that did not clear the
-    relevance bar, each marked `"relevant": false`."""
+    relevance bar, each marked `"relevant": false`. With `context` lines, each passage
+    also has `context`: the lines around it (`line_start`, `text`)."""
     answer = None if reply.answer is None else {**asdict(reply.answer), "citation": reply.answer.citation}
+
+    def passage(p: Passage, relevant: bool) -> dict[str, object]:
+        out = {**asdict(p), "citation": p.citation, "section": p.section, "relevant": relevant}
+        around = _context(p, lines, context) if lines is not None else None
+        if around is not None:
+            out["context"] = {"line_start": around[0], "text": "\n".join(around[1])}
+        return out
+
     return {
         "question": reply.question,
         "found": reply.found,
         "answer": answer,
-        "passages": [_passage_json(p, relevant=True) for p in reply.passages],
-        "nearby": [_passage_json(p, relevant=False) for p in reply.nearby],
+        "passages": [passage(p, True) for p in reply.passages],
+        "nearby": [passage(p, False) for p in reply.nearby],
     }
 
 
-def _passage_json(p: Passage, *, relevant: bool) -> dict[str, object]:
-    return {**asdict(p), "citation": p.citation, "section": p.section, "relevant": relevant}
+INDENT = "    "
 
 
-def format_reply(reply: Reply) -> str:
-    """A reply as text for the terminal: the answer sentence, then numbered cited passages."""
+def shown_line(line: str) -> str:
+    """One line of a document as printed: its indentation kept (tabs as spaces), every
+    control character written as an escape so a document cannot steer the terminal."""
+    return one_line(line.expandtabs(4).rstrip(), exact=True)
+
+
+def _has_code(text: str) -> bool:
+    """Whether a text holds code: a fence, or an indented line after the first."""
+    return any(line.lstrip().startswith(("```", "~~~")) or line.startswith(("    ", "\t")) for line in text.split("\n")[1:])
+
+
+def format_reply(reply: Reply, lines: Lines | None = None, context: int = 0) -> str:
+    """A reply as text for the terminal: the answer sentence, then numbered cited passages,
+    each with its line breaks and indentation (code stays code); with `context`, the
+    document's lines around it, numbered, `:` marking the passage's lines and `-` the others."""
     if not reply.found:
-        lines = [NOT_FOUND]
+        out = [NOT_FOUND]
         if reply.nearby:
-            lines.append(f"(closest, not relevant enough: {one_line(reply.nearby[0].citation, exact=True)}, score {reply.nearby[0].score:.2f})")
-        return "\n".join(lines)
-    lines = []
+            out.append(f"(closest, not relevant enough: {one_line(reply.nearby[0].citation, exact=True)}, score {reply.nearby[0].score:.2f})")
+        return "\n".join(out)
+    out = []
     if reply.answer is not None:
-        lines += [f"{one_line(reply.answer.text)}  [{one_line(reply.answer.citation, exact=True)}]", ""]
+        cited = f"[{one_line(reply.answer.citation, exact=True)}]"
+        text = reply.answer.text.strip()
+        if _has_code(text):  # a lead-in with the code it introduces: the code keeps its lines
+            out += [shown_line(line) for line in text.split("\n")] + [f"  {cited}", ""]
+        else:
+            out += [f"{one_line(text)}  {cited}", ""]
     for i, p in enumerate(reply.passages, 1):
+        if i > 1:
+            out.append("")
         section = f"  {one_line(p.section)}" if p.section else ""
-        lines.append(f"[{i}] {one_line(p.citation, exact=True)}{section}  (score {p.score:.2f})")
-        lines.append(f"    {one_line(p.text)}")
-    return "\n".join(lines)
+        out.append(f"[{i}] {one_line(p.citation, exact=True)}{section}  (score {p.score:.2f})")
+        around = _context(p, lines, context) if lines is not None else None
+        if around is None:
+            out += [INDENT + shown_line(line) if line.strip() else "" for line in p.text.strip("\n").split("\n")]
+            continue
+        first, shown = around
+        width = len(str(first + len(shown) - 1))
+        for number, line in enumerate(shown, first):
+            mark = ":" if p.line_start <= number <= p.line_end else "-"
+            out.append(f"{INDENT}{number:>{width}}{mark} {shown_line(line)}".rstrip())
+    return "\n".join(out)
 
 
 def _index(args: argparse.Namespace) -> int:
     from qa.build import build_index
 
-    with progress_bar() as bar:
-        stats = build_index(args.settings.seeds_dir, args.settings.index_dir, model=args.settings.model, progress=bar, rebuild=args.rebuild)
-    state = "updated" if stats.changed else "already up to date"
-    print(
-        f"index {state}: {stats.files} files, {stats.passages} passages, "
-        f"{stats.embedded} embedded now, {stats.reused} reused, {stats.skipped} skipped, {stats.seconds:.1f} s"
-    )
+    with BuildBar() as bar:
+        stats = build_index(
+            args.settings.seeds_dir, args.settings.index_dir, model=args.settings.model,
+            progress=bar.progress, stage=bar.stage, rebuild=args.rebuild,
+        )
+    print(f"index {'updated' if stats.changed else 'already up to date'}: {stats.summary()}")
+    return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """Keep the index fresh: a line per update on stdout, until ctrl+c (exit 0)."""
+    import time
+
+    from qa.watch import watch
+
+    bar = BuildBar()
+    said_first = False
+
+    def updated(stats: IndexStats) -> None:
+        nonlocal said_first
+        bar.finish()
+        if stats.changed or not said_first:
+            state = "updated" if stats.changed else "up to date"
+            print(f"{time.strftime('%H:%M:%S')} index {state}: {stats.summary()}", flush=True)
+        said_first = True
+
+    def failed(error: QAError) -> None:
+        bar.finish()
+        print(f"qa: error: {one_line(str(error))} (the index in use is kept; still watching)", file=sys.stderr, flush=True)
+
+    print("qa: watching the documents; ctrl+c stops", file=sys.stderr, flush=True)
+    try:
+        watch(
+            args.settings.seeds_dir, args.settings.index_dir,
+            on_update=updated, on_error=failed, progress=bar.progress, stage=bar.stage,
+        )
+    except KeyboardInterrupt:
+        bar.finish()
+        print("qa: stopped watching", file=sys.stderr)
     return 0
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
-from tests.conftest import LETTER, SEEDS, run_qa
+from tests.conftest import LETTER, REPO, SEEDS, run_qa
 
 
 def test_ask_json_prints_only_json_with_citations(seed_index):
@@ -32,9 +37,11 @@ def test_index_command_reports_what_it_did(tmp_path):
     shutil.copy(SEEDS / LETTER, seeds)
     first = run_qa("index", "--seeds", str(seeds), "--index", str(tmp_path / "index"))
     assert first.returncode == 0, first.stderr
-    assert "9 passages, 9 embedded now, 0 reused" in first.stdout
+    assert "9 passages," in first.stdout and "embedded now 9 passages and " in first.stdout
+    assert "0 passages reused from the previous index" in first.stdout and "0 files skipped" in first.stdout
     again = run_qa("index", "--index", str(tmp_path / "index"))  # the index remembers its seeds folder
-    assert again.returncode == 0 and "already up to date" in again.stdout and "0 embedded now" in again.stdout
+    assert again.returncode == 0 and "already up to date" in again.stdout
+    assert "embedded now 0 passages and 0 sentences; 9 passages reused" in again.stdout
 
 
 def test_user_errors_are_one_line_without_traceback(tmp_path, seed_index):
@@ -89,3 +96,132 @@ def test_qa_alone_holds_a_conversation_with_follow_ups(seed_index):
     assert result.returncode == 0, result.stderr
     replies = [block for block in result.stdout.split("\n\n") if block.strip()]
     assert "aged 14-24" in replies[-1] and f"{LETTER}:4" in replies[-1]
+
+
+def test_ask_reads_the_question_from_stdin(seed_index):
+    question = "Which charity did\n#isolationgames raise funds for?\n"  # from a file: lines and all
+    for args in (["ask", "-"], ["ask"]):  # "-", or no question with a pipe
+        result = run_qa(*args, "--json", "--index", str(seed_index), input=question)
+        assert result.returncode == 0, result.stderr
+        assert "British Red Cross" in json.loads(result.stdout)["answer"]["text"]
+    empty = run_qa("ask", "-", "--index", str(seed_index), input="  \n")
+    assert empty.returncode == 1 and "qa: error: the question is empty" in empty.stderr
+
+
+GUIDE = """# Guide
+
+## Installing
+
+Install the tool, then check it with this command:
+
+```sh
+tool --version
+    indented continuation
+tool check
+```
+
+That is all.
+"""
+
+
+def test_ask_keeps_code_lines_and_shows_document_lines_around_a_passage(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "guide.md").write_text(GUIDE, encoding="utf-8")
+    args = ("--seeds", str(seeds), "--index", str(tmp_path / "index"))
+    plain = run_qa("ask", "How do I check the tool is installed?", "-k", "1", *args)
+    assert plain.returncode == 0, plain.stderr
+    out = plain.stdout.splitlines()
+    code = GUIDE.splitlines()[6:10]  # the fence, its lines and indentation, kept line by line
+    assert any(out[i : i + 4] == [f"    {line}" for line in code] for i in range(len(out)))
+    lines = GUIDE.splitlines()
+    with_context = run_qa("ask", "How do I check the tool is installed?", "-k", "1", "-C", "1", *args)
+    data = json.loads(run_qa("ask", "How do I check the tool is installed?", "-k", "1", "-C", "1", "--json", *args).stdout)
+    first, last = data["passages"][0]["line_start"], data["passages"][0]["line_end"]
+    shown = [line for line in with_context.stdout.splitlines() if line[:4] == "    " and line[4:].lstrip()[:1].isdigit()]
+    numbers = [int(line.split(":")[0].split("-")[0]) for line in shown]
+    assert numbers == list(range(max(1, first - 1), min(len(lines), last + 1) + 1))
+    for line, number in zip(shown, numbers):
+        mark = ":" if first <= number <= last else "-"
+        assert line.strip().startswith(f"{number}{mark}") and line.endswith(lines[number - 1].rstrip())
+    context = data["passages"][0]["context"]
+    assert context["line_start"] == numbers[0] and context["text"].split("\n") == lines[numbers[0] - 1 : numbers[-1]]
+
+
+def test_paths_that_cannot_be_used_are_one_line_naming_the_path_and_touch_nothing(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / LETTER, seeds)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me\n", encoding="utf-8")
+    cases = [
+        (run_qa("ask", "Who signed the letter?", "--seeds", str(seeds), "--index", str(a_file)), str(a_file)),
+        (run_qa("index", "--seeds", str(seeds), "--index", str(a_file)), str(a_file)),
+        (run_qa("index", "--seeds", str(seeds), "--index", str(tmp_path / "i"), env={"XDG_CACHE_HOME": str(a_file / "cache")}),
+         str(a_file / "cache")),
+    ]
+    for result, path in cases:
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("qa: error:")]
+        assert len(errors) == 1 and path in errors[0] and ("--index" in errors[0] or "XDG_CACHE_HOME" in errors[0]), result.stderr
+    assert a_file.read_text(encoding="utf-8") == "keep me\n"
+    locked = Path("/sys/qa-index")  # a folder no one may create, root included
+    if Path("/sys").is_dir() and not locked.exists():
+        result = run_qa("index", "--seeds", str(seeds), "--index", str(locked))
+        assert result.returncode == 1 and f"cannot create the index folder {locked}" in result.stderr
+
+
+def test_skipped_files_are_reported_when_the_index_changes_not_on_every_question(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / LETTER, seeds)
+    (seeds / "binary.md").write_bytes(b"\x00\x01\x02 not text \x00")
+    (seeds / "manual.pdf").write_bytes(b"%PDF-1.4")
+    args = ("--seeds", str(seeds), "--index", str(tmp_path / "index"))
+    built = run_qa("index", *args)
+    assert built.returncode == 0, built.stderr
+    assert "skipped binary.md" in built.stderr and "skipped manual.pdf" in built.stderr
+    assert "2 files skipped" in built.stdout
+    for _ in range(2):
+        asked = run_qa("ask", "Who signed the letter?", *args)
+        assert asked.returncode == 0 and "skipped" not in asked.stderr and "out of date" not in asked.stderr
+    again = run_qa("index", *args)
+    assert "already up to date" in again.stdout and "2 files skipped" in again.stdout and "skipped" not in again.stderr
+    (seeds / "binary.md").write_text("Bees make honey.\n", encoding="utf-8")  # mended: read again
+    mended = run_qa("index", *args)
+    assert "index updated: 2 files" in mended.stdout and "1 file skipped" in mended.stdout
+
+
+def test_the_summary_counts_repeated_passages_apart_from_reused_ones(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    repeated = "A paragraph that the notes repeat word for word, about the tides of the northern sea."
+    (seeds / "notes.txt").write_text(f"Alpha stands alone here.\n\n{repeated}\n\nBeta stands alone.\n\n{repeated}\n", encoding="utf-8")
+    result = run_qa("index", "--seeds", str(seeds), "--index", str(tmp_path / "index"))
+    assert result.returncode == 0, result.stderr
+    assert "4 passages" in result.stdout and "embedded now 3 passages" in result.stdout
+    assert "0 passages reused from the previous index" in result.stdout and "1 repeated passage sharing a vector" in result.stdout
+
+
+def test_watch_keeps_the_index_fresh_until_interrupted(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / LETTER, seeds)
+    index = tmp_path / "index"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "qa", "watch", "--seeds", str(seeds), "--index", str(index)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+    )
+    try:
+        first = watcher.stdout.readline()  # type: ignore[union-attr]
+        assert "index updated: 1 file," in first
+        (seeds / "otters.md").write_text("# Otters\n\nSea otters hold hands while they sleep.\n", encoding="utf-8")
+        second = watcher.stdout.readline()  # type: ignore[union-attr]
+        assert "index updated: 2 files," in second and "embedded now 1 passage" in second
+        answer = run_qa("ask", "What do sea otters do while they sleep?", "--json", "--index", str(index))
+        assert json.loads(answer.stdout)["passages"][0]["source"] == "otters.md"
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _, err = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0 and "stopped watching" in err and "Traceback" not in err
