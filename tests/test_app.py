@@ -219,7 +219,7 @@ async def test_a_damaged_index_is_a_message_and_reindex_mends_it(tmp_path):
         app.query_one("#question").value = "/reindex"
         await pilot.press("enter")
         await until(pilot, lambda: app.ready)
-        assert "Index updated: 1 files" in transcript(app)
+        assert "Index updated: 1 file," in transcript(app)
         answer = await ask(pilot, "Who signed the letter?")
         assert answer is not None and answer.has_class("found")
 
@@ -227,7 +227,7 @@ async def test_a_damaged_index_is_a_message_and_reindex_mends_it(tmp_path):
 @in_loop
 async def test_reindex_picks_up_a_new_document(tmp_path):
     seeds, index = letter_index(tmp_path)
-    app = QAApp(index, history_path=tmp_path / "h.jsonl")
+    app = QAApp(index, history_path=tmp_path / "h.jsonl", follow=False)  # /reindex alone, not the watcher
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.ready)
         (seeds / "otters.md").write_text("# Otters\n\nSea otters hold hands while they sleep.\n", encoding="utf-8")
@@ -235,7 +235,7 @@ async def test_reindex_picks_up_a_new_document(tmp_path):
         await pilot.press("enter")
         await until(pilot, lambda: app.corpus is not None and app.corpus.documents == 2)
         # Only the new file is embedded: one passage, its heading and its paragraph.
-        assert "(1 embedded now, " in transcript(app) and app.sub_title.startswith("2 documents")
+        assert "embedded now 1 passage and " in transcript(app) and app.sub_title.startswith("2 documents")
         answer = await ask(pilot, "What do sea otters do while they sleep?")
         assert answer.query(CitationLink).first().passage.source == "otters.md"
 
@@ -285,7 +285,7 @@ async def test_markup_and_control_characters_are_shown_literally(markup_index, t
 async def test_quitting_during_a_reindex_leaves_the_old_index_in_service(tmp_path):
     seeds, index = letter_index(tmp_path)
     served = (index / "CURRENT").read_text(encoding="utf-8")
-    app = QAApp(index, history_path=tmp_path / "h.jsonl")
+    app = QAApp(index, history_path=tmp_path / "h.jsonl", follow=False)  # /reindex alone, not the watcher
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.ready)
         letter = (SEEDS / LETTER).read_text(encoding="utf-8")
@@ -321,7 +321,7 @@ async def test_the_app_answers_from_the_old_index_during_a_reindex_and_switches_
     seeds, index = letter_index(tmp_path)
     served = (index / "CURRENT").read_text(encoding="utf-8")
     monkeypatch.setattr(Embedder, "encode", held_after_first_batch)
-    app = QAApp(index, history_path=tmp_path / "h.jsonl")
+    app = QAApp(index, history_path=tmp_path / "h.jsonl", follow=False)  # /reindex alone, not the watcher
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.ready)
         (seeds / "otters.md").write_text("# Otters\n\nSea otters hold hands while they sleep.\n", encoding="utf-8")

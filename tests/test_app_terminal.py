@@ -121,3 +121,32 @@ def test_e_opens_the_passage_in_the_editor_and_the_app_comes_back(workspace):
 def test_the_library_and_the_command_never_import_textual():
     code = "import sys, qa, qa.cli, qa.search, qa.chat; sys.exit('textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+def test_a_question_typed_before_the_first_frame_is_answered(workspace):
+    from qa import build_index
+
+    build_index(workspace / "seeds", workspace / "index")
+    term = Terminal(["-m", "qa", "--index", "index"], environment(workspace), workspace)
+    # Typed at once: the terminal still holds it as a line (enter becomes a line feed).
+    term.type("Which charity did #isolationgames raise funds for?\r")
+    term.wait_for("British Red Cross")
+    assert "[1] " in term.output
+    term.type("\x11")
+    assert term.exit_status() == 0
+
+
+def test_ctrl_q_during_a_build_quits_and_keeps_the_old_index(workspace):
+    from qa import build_index
+
+    build_index(workspace / "seeds", workspace / "index")
+    served = (workspace / "index" / "CURRENT").read_text(encoding="utf-8")
+    letter = (workspace / "seeds" / LETTER).read_text(encoding="utf-8")
+    for number in range(20):  # enough new text that the update the app starts takes a while
+        (workspace / "seeds" / f"copy-{number}.txt").write_text(letter.replace("\n", f" (copy {number})\n"), encoding="utf-8")
+    term = Terminal(["-m", "qa", "--index", "index"], environment(workspace), workspace)
+    term.wait_for("Indexing the documents")
+    term.type("\x11")
+    assert term.exit_status() == 0
+    assert (workspace / "index" / "CURRENT").read_text(encoding="utf-8") == served
+    assert [p.name for p in (workspace / "index").iterdir() if p.name.startswith("gen-")] == [served.strip()]

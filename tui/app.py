@@ -7,21 +7,24 @@ and typing never waits: a question asked before the model is ready is answered w
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from tui.commands import Command, help_text, parse_command, parse_k
 from tui.export import conversation_markdown, default_export_path, reply_markdown
@@ -41,6 +44,32 @@ WELCOME = "Ask a question about your documents. Answers cite their passages: pre
 
 class BuildCancelled(Exception):
     """Raised from a build's progress callback when the app quits during the build."""
+
+
+class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):
+    """Runs each thread worker in a daemon thread, and never waits for them on exit.
+
+    asyncio waits for its default executor's threads when the app's loop closes, so
+    ctrl+q would wait for a model load or an embedding batch (seconds). Quitting
+    abandons that work instead: a build writes into a staging folder that only becomes
+    the index when complete, so an abandoned build leaves the old index in service.
+    """
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        future: concurrent.futures.Future[object] = concurrent.futures.Future()
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args, **kwargs))
+                except BaseException as e:  # noqa: BLE001  (handed to the waiting worker)
+                    future.set_exception(e)
+
+        threading.Thread(target=run, daemon=True, name="qa-worker").start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -114,6 +143,7 @@ class QAApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "qa"
+    AUTO_FOCUS = "#question"  # from the first frame: keys typed at launch go to the question
     BINDINGS = [
         Binding("ctrl+l", "clear", "New conversation"),
         Binding("ctrl+y", "copy_answer", "Copy answer"),
@@ -128,10 +158,13 @@ class QAApp(App[None]):
         seeds_dir: str | Path | None = None,
         *,
         history_path: Path | None = None,
+        follow: bool = True,
     ) -> None:
+        """`follow`: watch the documents folder and update the index when it changes."""
         super().__init__()
         self.index_dir = index_dir
         self.seeds_dir = seeds_dir
+        self.follow = follow
         self.k = DEFAULT_K
         self.replies: list[Reply] = []
         self.corpus: Corpus | None = None
@@ -141,6 +174,11 @@ class QAApp(App[None]):
         self._answering = False
         self._forget = False
         self._notices = _NoticeHandler(self)
+        self._unseen: Widget | None = None  # an answer that arrived while the user read above it
+        self._end_pending = False
+        self._stop_watching = threading.Event()
+        self._watching = False
+        self._changed_meanwhile = False  # the folder changed during a build: build again after it
 
     # Layout ---------------------------------------------------------------------------
 
@@ -148,6 +186,7 @@ class QAApp(App[None]):
         yield Header()
         with VerticalScroll(id="transcript"):
             yield NoteMessage(WELCOME)
+        yield Static("new answer ↓  (ctrl+end)", id="new-answer")
         with Horizontal(id="status"):
             yield Static(id="status-text")
             yield ProgressBar(id="progress", show_eta=False)
@@ -155,7 +194,10 @@ class QAApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        asyncio.get_running_loop().set_default_executor(_DaemonThreads())
         logging.getLogger("qa").addHandler(self._notices)
+        self.query_one("#new-answer").display = False
+        self.watch(self.query_one("#transcript"), "scroll_y", self._scrolled, init=False)
         recorded = _recorded_corpus(self.index_dir)
         if recorded is not None:
             self._show_corpus(recorded)
@@ -166,6 +208,7 @@ class QAApp(App[None]):
         self._load()
 
     def on_unmount(self) -> None:
+        self._stop_watching.set()
         logging.getLogger("qa").removeHandler(self._notices)
 
     @property
@@ -183,12 +226,55 @@ class QAApp(App[None]):
             bar.update(total=max(total, 1), progress=done or 0)
 
     def _say(self, *widgets: Widget) -> None:
-        transcript = self.query_one("#transcript")
-        transcript.mount_all(widgets)
-        self.call_after_refresh(transcript.scroll_end, animate=False)
+        self.query_one("#transcript").mount_all(widgets)
+        self._end_pending = True  # the user is following until the scroll below has happened
+        self.call_after_refresh(self._to_end)
+
+    def _to_end(self) -> None:
+        self._end_pending = False
+        self.query_one("#transcript").scroll_end(animate=False)
 
     def _note(self, text: str, *, error: bool = False) -> None:
         self._say(NoteMessage(text, error=error))
+
+    def _following(self) -> bool:
+        """Whether the transcript shows its end (the user has not scrolled up to read)."""
+        transcript = self.query_one("#transcript")
+        return self._end_pending or transcript.scroll_y >= transcript.max_scroll_y - 1
+
+    def _scrolled(self) -> None:
+        """Hide the "new answer" marker once the answer it points to is in view."""
+        if self._unseen is None:
+            return
+        transcript = self.query_one("#transcript")
+        if not self._unseen.is_attached or transcript.scroll_y + transcript.content_region.height > self._unseen.virtual_region.y:
+            self._unseen = None
+            self.query_one("#new-answer").display = False
+
+    def action_scroll_transcript(self, where: str) -> None:
+        """Page up or down, or go to the start or end, in the transcript (from the input)."""
+        transcript = self.query_one("#transcript")
+        {
+            "page_up": transcript.scroll_page_up, "page_down": transcript.scroll_page_down,
+            "home": transcript.scroll_home, "end": transcript.scroll_end,
+        }[where](animate=False)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.widget is not None and event.widget.id == "new-answer" and self._unseen is not None:
+            self._unseen.scroll_visible(top=True, animate=False)
+
+    def on_key(self, event: events.Key) -> None:
+        """A character typed while the transcript has the focus goes to the question (the
+        digits 1-9 open citations there); nothing typed is lost."""
+        question = self.query_one("#question", QuestionInput)
+        if len(self.screen_stack) > 1 or question.has_focus or not event.is_printable or event.character is None:
+            return
+        if event.character in "123456789":
+            return
+        question.focus()
+        question.insert_text_at_cursor(event.character)
+        event.stop()
+        event.prevent_default()
 
     # Loading and re-indexing ------------------------------------------------------------
 
@@ -208,7 +294,8 @@ class QAApp(App[None]):
             from qa.chat import Chat
             from qa.search import get_engine
 
-            get_engine(self.index_dir, seeds_dir=self.seeds_dir, progress=self._progress("Indexing the documents"))
+            label = "Indexing the documents"
+            get_engine(self.index_dir, seeds_dir=self.seeds_dir, progress=self._progress(label), stage=self._stage(label))
             corpus = _corpus(self.index_dir)
         except BuildCancelled:
             return
@@ -224,6 +311,39 @@ class QAApp(App[None]):
         for turn in self._waiting:
             turn.pending.update("Searching…")
         self._next_question()
+        if self.follow and not self._watching:
+            self._watching = True
+            self._watch_folder(corpus.seeds_dir)
+
+    @work(thread=True, exit_on_error=False, group="watch")
+    def _watch_folder(self, seeds: Path) -> None:
+        """Follow the documents folder: each burst of changes updates the index."""
+        from qa.config import resolve_index_dir
+        from qa.watch import changes, stale
+
+        index = resolve_index_dir(self.index_dir)
+        try:
+            for count in changes(seeds, index, self._stop_watching):
+                if count or stale(index):  # 0: watching began; a change made before then counts too
+                    self.call_from_thread(self._folder_changed)
+        except Exception as e:  # noqa: BLE001  (the app goes on; /reindex still works)
+            self.call_from_thread(self._note, f"Stopped following {seeds} for changes: {e}. /reindex updates the index.", error=True)
+
+    def _folder_changed(self) -> None:
+        if self._building():
+            self._changed_meanwhile = True
+            return
+        self._start_update(quiet=True)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The folder changed while the index was loading or updating: update it again."""
+        if event.worker.group in {"load", "reindex"} and event.worker.is_finished and self._changed_meanwhile:
+            if self.ready and not self._building():
+                self._changed_meanwhile = False
+                self._start_update(quiet=True)
+
+    def _building(self) -> bool:
+        return any(w.group in {"load", "reindex"} and w.is_running for w in self.workers)
 
     def _show_corpus(self, corpus: Corpus) -> None:
         self.corpus = corpus
@@ -233,44 +353,61 @@ class QAApp(App[None]):
         from qa.errors import QAError
 
         self._set_status(None)
+        if self.corpus is not None:
+            self._show_corpus(self.corpus)  # no longer "updating…"
         detail = str(error) if isinstance(error, QAError) else f"{type(error).__name__}: {error}"
         hint = "" if self.ready else " Fix the problem, then /reindex."
         self._note(f"{what}: {detail}.{hint}", error=True)
 
     def action_reindex(self) -> None:
         """Bring the index up to date with the documents, with a progress bar."""
-        if any(w.group in {"load", "reindex"} and w.is_running for w in self.workers):
+        if self._building():
             self._note("The index is already being loaded or updated.")
             return
+        self._start_update(quiet=False)
+
+    def _start_update(self, *, quiet: bool) -> None:
+        """Update the index in the background; answers meanwhile come from the index as it was.
+        `quiet` (the folder changed): the header and a toast say so, not the transcript."""
+        if self.corpus is not None:
+            self.sub_title = visible(f"{self.corpus} · updating…")
         self._set_status("Checking the documents…")
-        self._reindex()
+        self._reindex(quiet)
+
+    def _stage(self, label: str) -> Callable[[str], None]:
+        def report(text: str) -> None:
+            self.call_from_thread(self._set_status, f"{label}: {text}…")
+
+        return report
 
     @work(thread=True, exit_on_error=False, group="reindex")
-    def _reindex(self) -> None:
+    def _reindex(self, quiet: bool) -> None:
+        label = "Updating the index" if quiet else "Re-indexing"
         try:
-            from qa.chat import Chat
             from qa.build import build_index
+            from qa.chat import Chat
 
-            stats = build_index(self.seeds_dir, self.index_dir, progress=self._progress("Re-indexing"))
+            stats = build_index(self.seeds_dir, self.index_dir, progress=self._progress(label), stage=self._stage(label))
             corpus = _corpus(self.index_dir)
         except BuildCancelled:
             return
         except Exception as e:  # noqa: BLE001  (shown in the transcript; the app stays up)
             self.call_from_thread(self._failed, "Could not update the index", e)
             return
-        self.call_from_thread(self._reindexed, stats, corpus, Chat(self.index_dir))
+        self.call_from_thread(self._reindexed, stats, corpus, Chat(self.index_dir), quiet)
 
-    def _reindexed(self, stats: IndexStats, corpus: Corpus, chat: Chat) -> None:
+    def _reindexed(self, stats: IndexStats, corpus: Corpus, chat: Chat, quiet: bool = False) -> None:
         state = "Index updated" if stats.changed else "The index was already up to date"
-        self._note(
-            f"{state}: {stats.files} files, {stats.passages} passages "
-            f"({stats.embedded} embedded now, {stats.reused} reused, {stats.skipped} skipped) in {stats.seconds:.1f} s."
-        )
+        if not quiet:
+            self._note(f"{state}: {stats.summary()}.")
+        elif stats.changed:
+            self.notify(f"{state}: {stats.summary()}.", markup=False)
         if self._chat is None:
             self._became_ready(chat, corpus)
         else:
             self._show_corpus(corpus)
             self._set_status(None)
+
 
     # Questions and answers ---------------------------------------------------------------
 
@@ -279,11 +416,11 @@ class QAApp(App[None]):
         line = event.value
         if not line.strip():
             return
-        self.history.add(line)
         command = parse_command(line)
         if command is not None:
-            self._run(command)
+            self._run(command)  # commands are not kept: up-arrow recalls questions only
         else:
+            self.history.add(line)
             self.ask(line[1:] if line.lstrip().startswith("//") else line)
 
     def ask(self, question: str) -> None:
@@ -317,10 +454,14 @@ class QAApp(App[None]):
         if turn.pending.is_attached:  # not cleared away meanwhile
             if reply is not None:
                 self.replies.append(reply)
+                following = self._following()
                 turn.pending.parent.mount(AnswerMessage(reply), after=turn.pending)  # type: ignore[union-attr]
                 turn.pending.remove()
-                # Show the reply from its question down, as a person reads it.
-                self.call_after_refresh(turn.asked.scroll_visible, top=True, animate=False)
+                if following:  # show the reply from its question down, as a person reads it
+                    self.call_after_refresh(turn.asked.scroll_visible, top=True, animate=False)
+                else:  # the user is reading above: say there is more, do not move the text
+                    self._unseen = turn.asked
+                    self.query_one("#new-answer").display = True
             else:
                 turn.pending.remove()
                 self._failed("Could not answer", error or RuntimeError("no reply"))
@@ -372,6 +513,8 @@ class QAApp(App[None]):
         self._forget = True
         self._waiting.clear()
         self.replies.clear()
+        self._unseen = None
+        self.query_one("#new-answer").display = False
         transcript = self.query_one("#transcript")
         transcript.remove_children()
         transcript.mount(NoteMessage("New conversation: earlier questions are forgotten."))
@@ -406,7 +549,8 @@ class QAApp(App[None]):
         """Show `passage` in its whole document."""
         if self.corpus is None:
             return
-        self.push_screen(SourceScreen(passage, self.corpus.seeds_dir / passage.source))
+        # Closing the panel returns to the question, so what is typed next is not lost.
+        self.push_screen(SourceScreen(passage, self.corpus.seeds_dir / passage.source), lambda _: self.query_one("#question").focus())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -1,4 +1,4 @@
-"""The question input: up and down walk through earlier questions."""
+"""The question input: up and down walk through earlier questions; page keys scroll the transcript."""
 
 from __future__ import annotations
 
@@ -16,10 +16,18 @@ class QuestionInput(Input):
     BINDINGS = [
         Binding("up", "older", "Earlier question", show=False),
         Binding("down", "newer", "Later question", show=False),
+        # Enter typed before the app took the terminal arrives as a line feed (ctrl+j).
+        Binding("ctrl+j", "submit", "Ask", show=False),
+        # The transcript scrolls from here, so reading never needs the focus moved.
+        Binding("pageup", "app.scroll_transcript('page_up')", "Scroll up", show=False),
+        Binding("pagedown", "app.scroll_transcript('page_down')", "Scroll down", show=False),
+        Binding("ctrl+home", "app.scroll_transcript('home')", "Transcript start", show=False),
+        Binding("ctrl+end", "app.scroll_transcript('end')", "Transcript end", show=False),
     ]
 
     def __init__(self, history: InputHistory, **kwargs: object) -> None:
-        super().__init__(placeholder=PLACEHOLDER, **kwargs)  # type: ignore[arg-type]
+        # Coming back to a half-typed question must not select it (the next key would replace it).
+        super().__init__(placeholder=PLACEHOLDER, select_on_focus=False, **kwargs)  # type: ignore[arg-type]
         self.history = history
 
     async def action_submit(self) -> None:
