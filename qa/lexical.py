@@ -129,10 +129,12 @@ class LexicalIndex:
             return np.zeros(self.size, dtype=np.float32)
         ceiling = float(self._term_max[known].sum()) + self._unknown_max * (len(tokens) - len(known))
         raw = np.zeros(self.size, dtype=np.float32)
-        for term in known:
+        for term in known:  # a term's column names each passage once, so += adds every score
             first, last = int(self._indptr[term]), int(self._indptr[term + 1])
-            np.add.at(raw, self._indices[first:last], self._data[first:last])
-        return (raw / ceiling).astype(np.float32) if ceiling > 0 else np.zeros(self.size, dtype=np.float32)
+            raw[self._indices[first:last]] += self._data[first:last]
+        if ceiling > 0:
+            raw *= np.float32(1.0 / ceiling)
+        return raw
 
 
 def _term_max(data: np.ndarray, indptr: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from qa.notices import notice, warn
 from qa.refusal import Bar
 from qa.store import CURRENT, OpenIndex, current_generation, open_index
 from qa.types import MAX_QUESTION_CHARS, Passage
-from qa.vectors import one_search_thread
+from qa.vectors import exact_matrix, one_search_thread
 
 Progress = Callable[[int, int], None]
 ENCODER_ENV = "QA_QUESTION_ENCODER"
@@ -115,6 +115,7 @@ class Engine:
         # Checked on every question: plain strings, not Path objects built each time.
         self._current_path = str(self.index_dir / CURRENT)
         self._manifest_path = str(self.generation / MANIFEST)
+        self._exact = exact_matrix(self.index.vectors)  # a view of the flat index's vectors, or None
     _asked: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # the last query texts' vectors
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -173,13 +174,20 @@ class Engine:
         """Scores of the candidate passages for a query text and its vector."""
         total = self.index.vectors.ntotal
         depth = min(CANDIDATES, total)
-        with one_search_thread():
-            _, dense_ids = self.index.vectors.search(vector[None, :], depth)
         lexical = self.index.lexical.scores(text[:MAX_QUESTION_CHARS])
         lexical_ids = np.argpartition(-lexical, depth - 1)[:depth] if depth < total else np.arange(total)
-        ids = np.unique(np.concatenate([dense_ids[0][dense_ids[0] >= 0], lexical_ids[lexical[lexical_ids] > 0]]))
-        # The exact cosine of every candidate (a graph index's distances are approximate).
-        cosine = _unit(self.index.vectors.reconstruct_batch(ids) @ vector)
+        lexical_ids = lexical_ids[lexical[lexical_ids] > 0]
+        if self._exact is not None:  # every passage's cosine in one product: the nearest are exact
+            every = self._exact @ vector
+            dense_ids = np.argpartition(-every, depth - 1)[:depth] if depth < total else np.arange(total)
+            ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
+            cosine = _unit(every[ids])
+        else:
+            with one_search_thread():
+                _, found = self.index.vectors.search(vector[None, :], depth)
+            ids = np.unique(np.concatenate([found[0][found[0] >= 0], lexical_ids]))
+            # The exact cosine of every candidate (a graph index's distances are approximate).
+            cosine = _unit(self.index.vectors.reconstruct_batch(ids) @ vector)
         dense = PASSAGE_WEIGHT * cosine + (1.0 - PASSAGE_WEIGHT) * self._best_sentence(ids, vector, cosine)
         fused = dense_weight * dense + (1.0 - dense_weight) * lexical[ids]
         strength = dense_weight * cosine + (1.0 - dense_weight) * lexical[ids]
@@ -429,7 +437,7 @@ def refers_back(question: str) -> bool:
 def _top(engine: Engine, scores: dict[int, float], k: int) -> list[tuple[int, Passage]]:
     """The k best rows with their Passages, skipping windows that overlap a better one."""
     chosen: list[tuple[int, Passage]] = []
-    for row in sorted(scores, key=lambda r: -scores[r]):
+    for row in sorted(scores, key=scores.__getitem__, reverse=True):
         candidate = engine.passage(row, scores[row])
         if any(p.source == candidate.source and p.start < candidate.end and candidate.start < p.end for _, p in chosen):
             continue

@@ -52,6 +52,17 @@ def make_vector_index(vectors: np.ndarray, kind: str | None = None) -> faiss.Ind
     return index
 
 
+def exact_matrix(index: faiss.Index) -> np.ndarray | None:
+    """The vectors of an exact (flat) index as a numpy view of FAISS's own storage (no
+    copy), or None for a graph index. One matrix-vector product over it scores every
+    passage: at 1k passages 0.11 ms against 0.24 ms for a FAISS search plus fetching the
+    candidates' vectors, at 16k 0.8 against 1.3 ms (here, `python -m bench` checks it)."""
+    faiss = import_faiss()
+    if not isinstance(index, faiss.IndexFlat) or index.ntotal == 0:
+        return None
+    return faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+
+
 @contextlib.contextmanager
 def one_search_thread() -> Iterator[None]:
     """One OpenMP thread for a single query's search, then the thread count as it was.
