@@ -20,7 +20,7 @@ from typing import Any
 
 from bench import quality
 from bench.corpus import cache_dir, prepare
-from bench.measure import REPO, first_answer_s, run_python, summary_ms
+from bench.measure import REPO, first_answer_s, quit_s, run_python, summary_ms
 from bench.questions import query_texts, question_sets
 
 FULL_SIZES: dict[str, int | None] = {"1k": 1_000, "10k": 10_000, "all": None}
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         results["approximate"] = approximate_figures(corpora["all"][1])
         results["memory"] = {label: memory_figures(index) for label, (_, index, _) in corpora.items()}
-    results["startup"] = startup_figures(smallest[1], runs=1 if args.quick else 3)
+    results["startup"] = startup_figures(smallest[1], smallest[0], runs=1 if args.quick else 3)
     results["seconds"] = round(time.perf_counter() - began, 1)
     args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print_table(results)
@@ -239,9 +239,10 @@ def memory_figures(index: Path) -> dict[str, Any]:
     }
 
 
-def startup_figures(index: Path, runs: int) -> dict[str, Any]:
+def startup_figures(index: Path, seeds: Path, runs: int) -> dict[str, Any]:
     """Cold `qa ask --json` against bare imports of what answering needs and of
-    sentence-transformers, interleaved; the app's first frame and first cited answer."""
+    sentence-transformers, interleaved; the app's first frame and first cited answer; how
+    long ctrl+q takes, idle and during a build of `seeds`."""
     qa_times, bare_times, st_times = [], [], []
     for _ in range(runs):
         bare_times.append(run_python(["-c", "import numpy, faiss, onnxruntime, tokenizers"])[0])
@@ -256,8 +257,15 @@ def startup_figures(index: Path, runs: int) -> dict[str, Any]:
                                            "How do I read a file line by line?", "[1] ", env)
             frames.append(frame)
             answers.append(answer)
+        # ctrl+q: once idle, and while a build embeds (the 1k corpus into an empty folder).
+        idle, building = [], []
+        for _ in range(runs):
+            idle.append(quit_s(["-m", "qa", "--index", str(index)], "Ask a question about your documents", env))
+            empty = Path(tmp) / f"index-{len(building)}"
+            building.append(quit_s(["-m", "qa", "--seeds", str(seeds), "--index", str(empty)], "embedding", env))
     frame_s, answer_s = statistics.median(frames), statistics.median(answers)
     return {
+        "quit_idle_s": round(statistics.median(idle), 2), "quit_during_build_s": round(statistics.median(building), 2),
         "runs": runs, "qa_ask_s": round(qa_s, 2), "bare_import_s": round(bare_s, 2),
         "import_sentence_transformers_s": round(st_s, 2), "ratio_bare": round(qa_s / bare_s, 2),
         "ratio_sentence_transformers": round(qa_s / st_s, 3),
@@ -316,6 +324,7 @@ def print_table(r: dict[str, Any]) -> None:
           f" import sentence_transformers ({s['import_sentence_transformers_s']} s)")
     print(f"  the app: first frame {s['app_first_frame_s']} s, first cited answer {s['app_first_answer_s']} s"
           f" = {s['ratio_answer_frame']:.2f}x")
+    print(f"  ctrl+q to exit: idle {s['quit_idle_s']} s, during a build {s['quit_during_build_s']} s")
     print(f"\ntotal {r['seconds']} s")
 
 

@@ -86,3 +86,41 @@ def first_answer_s(
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         os.close(fd)
+
+
+def quit_s(args: Sequence[str], ready_text: str, env: dict[str, str], timeout: float = 120.0) -> float:
+    """Seconds from ctrl+q until the app's process has ended, pressed once `ready_text` is
+    drawn (the app started in a 100x30 pseudo-terminal)."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+
+    began = time.perf_counter()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child becomes the app
+        os.execve(sys.executable, [sys.executable, *args], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    seen, pressed = "", None
+    try:
+        while True:
+            if time.perf_counter() - began > timeout:
+                raise RuntimeError(f"the app did not {'quit' if pressed else 'draw ' + repr(ready_text)} within {timeout} s")
+            if pressed is not None and os.waitpid(pid, os.WNOHANG)[0]:
+                pid = 0
+                return time.perf_counter() - pressed
+            try:
+                if select.select([fd], [], [], 0.01)[0]:
+                    seen += os.read(fd, 65536).decode("utf-8", "replace")
+            except OSError:  # the terminal closed with the process
+                pass
+            if pressed is None and ready_text in seen:
+                os.write(fd, b"\x11")  # ctrl+q
+                pressed = time.perf_counter()
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
