@@ -73,12 +73,14 @@ def corpus_figures(index: Path, embed_seconds: float) -> dict[str, Any]:
 
 
 def query_speed(index: Path, count: int) -> dict[str, Any]:
-    """Warm retrieve() against the floor (bare ONNX encode + bare exact FAISS search), interleaved."""
+    """Warm retrieve() against the floor (bare ONNX encode + bare exact FAISS search on one
+    thread), interleaved."""
     import faiss
     import numpy as np
 
     from qa import retrieve
     from qa.search import get_engine
+    from qa.vectors import one_search_thread
 
     engine = get_engine(index)
     encoder = engine.embedder  # the ONNX export, as answering uses it
@@ -92,7 +94,11 @@ def query_speed(index: Path, count: int) -> dict[str, Any]:
     ours, floor = [], []
     for q in questions:
         t = time.perf_counter()
-        flat.search(np.asarray(encoder.encode_questions([q]), dtype=np.float32), 10)
+        vector = np.asarray(encoder.encode_questions([q]), dtype=np.float32)
+        # One thread, the fastest way here to search for one question (two threads took
+        # twice as long and left OpenMP spinning on the other core while the next ran).
+        with one_search_thread():
+            flat.search(vector, 10)
         floor.append(time.perf_counter() - t)
         t = time.perf_counter()
         retrieve(q, index_dir=index)

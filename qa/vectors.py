@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import faiss
     import numpy as np
 
-# Exact search costs about 0.13 ms per thousand passages here (one thread): beyond 50k it
+# Exact search costs about 0.05-0.13 ms per thousand passages here (one thread): beyond 50k it
 # nears half the time of encoding the question, and a graph index takes over. Its settings
 # hold recall@10 at 0.99 against exact search even for questions the corpus does not
 # cover (the hardest case for a graph); `python -m bench` measures it (README).

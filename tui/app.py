@@ -408,7 +408,6 @@ class QAApp(App[None]):
             self._show_corpus(corpus)
             self._set_status(None)
 
-
     # Questions and answers ---------------------------------------------------------------
 
     @on(Input.Submitted, "#question")
