@@ -48,7 +48,7 @@ def best_sentence(engine: Engine, question: str, passages: Sequence[Passage]) ->
         end = following[0][1]
     text = passage.text[start:end]
     line = passage.line_start + passage.text.count("\n", 0, start)
-    return Sentence(text, passage.source, passage.start + start, passage.start + end, line, line + text.count("\n"))
+    return Sentence(text, passage.source, passage.start + start, passage.start + end, line, line + text.count("\n"), passage.page)
 
 
 def _score(cosine: float, text: str, words: set[str]) -> float:

@@ -26,6 +26,7 @@ from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, SkippedFile
 from qa.markdown import clean_inline
 from qa.model import Embedder, ModelInfo, get_embedder, resolve_model_info, word_pieces
 from qa.notices import warn
+from qa.pdf import page_spans
 from qa.refusal import calibrated
 from qa.store import (
     CURRENT, INDEX_HINT, LEXICAL, PASSAGES, SENTENCES, VECTORS, OpenIndex, PassageRecord, build_lock, fsync_tree,
@@ -100,7 +101,7 @@ def _seeds_for(seeds_dir: str | os.PathLike[str] | None, previous: OpenIndex | N
     else:
         path = resolve_seeds_dir(seeds_dir)
     if not path.is_dir():
-        raise SeedsError(f"no documents folder at {path}: create it and add .txt or .md files, or pass --seeds DIR")
+        raise SeedsError(f"no documents folder at {path}: create it and add .txt, .md or .pdf files, or pass --seeds DIR")
     return path
 
 
@@ -172,14 +173,16 @@ def _build(
                 spans = split_passages(
                     document.text, pieces[0], pieces[1],
                     markdown=document.format == "markdown", title=document_title(file.source), naive=naive,
+                    regions=list(document.bodies) if document.pages else None,
                 )
+                paged = page_spans(document.text, document.pages, spans) if document.pages else [(None, s) for s in spans]
                 passages = [
                     PassageRecord(
                         file.source, s.start, s.end, s.line_start, s.line_end, document.text[s.start : s.end],
-                        headings=s.headings, clean=s.clean,
+                        page=page, headings=s.headings, clean=s.clean,
                         units=tuple((u.start - s.start, u.end - s.start, int(u.code)) for u in s.units),
                     )
-                    for s in spans
+                    for page, s in paged
                 ]
         except UnreadableDocument as e:
             warn(f"skipped {file.source}: {e}")
@@ -195,7 +198,7 @@ def _build(
     if not records:
         for line in passed_over:
             warn(line)
-        raise SeedsError(f"no readable documents in {seeds_path}: add .txt or .md files")
+        raise SeedsError(f"no readable documents in {seeds_path}: add .txt, .md or .pdf files")
     skipped = len(passed_over) + len(skipped_files)
 
     unchanged = (

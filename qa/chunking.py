@@ -96,7 +96,14 @@ def embedding_prefix(title: str, headings: Sequence[str]) -> str:
 
 
 def split_passages(
-    text: str, tokenizer: Tokenizer, max_tokens: int, *, markdown: bool = False, title: str = "", naive: bool = False
+    text: str,
+    tokenizer: Tokenizer,
+    max_tokens: int,
+    *,
+    markdown: bool = False,
+    title: str = "",
+    naive: bool = False,
+    regions: list[tuple[int, int]] | None = None,
 ) -> list[Span]:
     """Cut `text` into passages of at most `max_tokens` word pieces each, prefix included.
 
@@ -108,6 +115,8 @@ def split_passages(
         title: the document's title, which is embedded before each passage.
         naive: for Markdown, the baseline `qa eval --baseline` measures against: sections
             between `#` heading lines as plain text, no other structure.
+        regions: for plain text, the (start, end) spans to cut, each on its own (a PDF's
+            pages without their running headers): no passage crosses from one to the next.
 
     Returns:
         Spans in document order; windows of one long paragraph overlap by a sentence.
@@ -116,7 +125,7 @@ def split_passages(
     if markdown and naive:
         pieces = cutter.plain(_naive_sections(text))
     else:
-        pieces = cutter.markdown() if markdown else cutter.plain()
+        pieces = cutter.markdown() if markdown else cutter.plain([r for r in regions if r[0] < r[1]] if regions is not None else None)
     newlines = [i for i, ch in enumerate(text) if ch == "\n"]
     return [
         Span(

@@ -165,34 +165,40 @@ def _question(argument: str | None) -> str:
     return argument
 
 
-Lines = Callable[[str], "list[str] | None"]
+Lines = Callable[[str, "int | None"], "list[str] | None"]
 
 
 def _document_lines(index_dir: object) -> Lines:
-    """The lines of a document of the index, as indexed (None if it cannot be read now)."""
+    """The lines of a document of the index as indexed, or of one of its pages (None if
+    it cannot be read now)."""
     from pathlib import Path
 
-    from qa.documents import read_document
+    from qa.documents import UnreadableDocument, read_document
+    from qa.pdf import page_of
     from qa.search import get_engine
 
     seeds = Path(get_engine(index_dir).index.manifest.seeds_dir)  # type: ignore[arg-type]
-    cache: dict[str, list[str] | None] = {}
+    texts: dict[str, str | None] = {}
 
-    def lines(source: str) -> list[str] | None:
-        if source not in cache:
+    def lines(source: str, page: int | None) -> list[str] | None:
+        if source not in texts:
             try:
-                text = read_document(seeds / source)
-                cache[source] = text.removesuffix("\n").split("\n")  # lines as citations count them
-            except OSError:
-                cache[source] = None
-        return cache[source]
+                texts[source] = read_document(seeds / source)
+            except (OSError, QAError, UnreadableDocument):
+                texts[source] = None
+        text = texts[source]
+        if text is None:
+            return None
+        text = page_of(text, page) if page is not None else text
+        return text.removesuffix("\n").split("\n")  # lines as citations count them
 
     return lines
 
 
 def _context(p: Passage, lines: Lines, n: int) -> tuple[int, list[str]] | None:
-    """The first line number and the lines from n before the passage to n after it."""
-    document = lines(p.source)
+    """The first line number and the lines from n before the passage to n after it
+    (within its page, in a paged document)."""
+    document = lines(p.source, p.page)
     if document is None:
         return None
     first = max(1, p.line_start - n)

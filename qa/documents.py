@@ -46,8 +46,12 @@ class Document:
 
     source: str
     text: str
-    format: str  # "text" or "markdown"
+    format: str  # "text", "markdown" or "pdf"
     warning: str | None = None  # read, but not cleanly (undecodable bytes replaced)
+    # Paged formats: where each page starts in `text`, and the part of each page that
+    # passages are cut from (without running headers and footers).
+    pages: tuple[int, ...] = ()
+    bodies: tuple[tuple[int, int], ...] = ()
 
 
 class UnreadableDocument(Exception):
@@ -82,11 +86,22 @@ def _load_markdown(source: str, data: bytes) -> Document:
     return Document(source, text, "markdown", warning)
 
 
+def _load_pdf(source: str, data: bytes) -> Document:
+    from qa.pdf import PdfUnreadable, read_pdf
+
+    try:
+        paged = read_pdf(data)
+    except PdfUnreadable as e:
+        raise UnreadableDocument(str(e)) from None
+    return Document(source, paged.text, "pdf", pages=paged.starts, bodies=paged.bodies)
+
+
 LOADERS: dict[str, Callable[[str, bytes], Document]] = {
     ".txt": _load_plain,
     ".text": _load_plain,
     ".md": _load_markdown,
     ".markdown": _load_markdown,
+    ".pdf": _load_pdf,
 }
 
 

@@ -14,9 +14,10 @@ SECTION_SEPARATOR = " › "
 MAX_QUESTION_CHARS = 4000
 
 
-def _citation(source: str, line_start: int, line_end: int) -> str:
+def _citation(source: str, line_start: int, line_end: int, page: int | None = None) -> str:
+    """`guide.md:10-14`; in a paged document, lines within the page: `manual.pdf:p12:4-9`."""
     lines = str(line_start) if line_start == line_end else f"{line_start}-{line_end}"
-    return f"{source}:{lines}"
+    return f"{source}:{lines}" if page is None else f"{source}:p{page}:{lines}"
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Passage:
     @property
     def citation(self) -> str:
         """`file:line` or `file:first-last`, e.g. `guide.md:10-14`."""
-        return _citation(self.source, self.line_start, self.line_end)
+        return _citation(self.source, self.line_start, self.line_end, self.page)
 
     @property
     def section(self) -> str:
@@ -62,11 +63,12 @@ class Sentence:
     end: int
     line_start: int
     line_end: int
+    page: int | None = None
 
     @property
     def citation(self) -> str:
-        """`file:line` of the sentence."""
-        return _citation(self.source, self.line_start, self.line_end)
+        """`file:line` of the sentence (`file:pN:line` in a paged document)."""
+        return _citation(self.source, self.line_start, self.line_end, self.page)
 
     def __str__(self) -> str:
         return self.text

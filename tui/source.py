@@ -1,9 +1,10 @@
-"""The source panel: the whole document with line numbers, the passage highlighted."""
+"""The source panel: the whole document (a PDF: the passage's page) with line numbers, the passage highlighted."""
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -30,6 +31,29 @@ def editor_command(path: Path, line: int) -> list[str] | None:
     if not editor or not editor.strip():
         return None
     return [*shlex.split(editor), f"+{line}", str(path)]
+
+
+def viewer_command(path: Path) -> list[str] | None:
+    """The command that opens a document that is not text (a PDF): $QA_VIEWER, else the
+    system's opener (xdg-open, or open on macOS); None if there is none."""
+    viewer = os.environ.get("QA_VIEWER", "").strip()
+    if viewer:
+        return [*shlex.split(viewer), str(path)]
+    opener = shutil.which("xdg-open") or shutil.which("open")
+    return [opener, str(path)] if opener else None
+
+
+def page_text(text: str, page: int | None) -> tuple[str, int]:
+    """The text shown for a passage: its page (in a paged document) or the whole text,
+    and where that begins in the document's text."""
+    if page is None:
+        return text, 0
+    from qa.pdf import PAGE_BREAK
+
+    pages = text.split(PAGE_BREAK)
+    if not 1 <= page <= len(pages):
+        return text, 0
+    return pages[page - 1], sum(len(p) + len(PAGE_BREAK) for p in pages[: page - 1])
 
 
 class SourceScreen(Screen[None]):
@@ -74,8 +98,9 @@ class SourceScreen(Screen[None]):
     def _show(self, text: str) -> None:
         p = self.passage
         note = self.query_one("#source-note", Static)
-        start = p.start
-        if text[p.start : p.end] != p.text:
+        text, offset = page_text(text, p.page)  # a PDF's passage: its page, lines counted on it
+        start = p.start - offset
+        if text[start : start + len(p.text)] != p.text:
             found = text.find(p.text)
             if found < 0:
                 note.update("The file changed since it was indexed and no longer holds this passage: /reindex to update.")
@@ -105,7 +130,13 @@ class SourceScreen(Screen[None]):
         self.notify(f"Copied {visible(self.passage.citation)}", markup=False)
 
     def action_edit(self) -> None:
-        command = editor_command(self.path, self.line)
+        if self.passage.page is not None:  # not a text file: the system's viewer, not an editor
+            command = viewer_command(self.path)
+            if command is None:
+                self.notify("Set $QA_VIEWER to open PDF documents.", severity="warning", markup=False)
+                return
+        else:
+            command = editor_command(self.path, self.line)
         if command is None:
             self.notify("Set $EDITOR (or $VISUAL) to open documents in your editor.", severity="warning", markup=False)
             return

@@ -1,0 +1,127 @@
+"""PDF documents: the text of each page, in order, read by PDFium (pypdfium2).
+
+A PDF's text, as qa indexes it, is its pages' text joined by PAGE_BREAK, so offsets
+still point into one string (`text[start:end] == passage.text`). Lines are counted
+within each page, and a passage never crosses a page. Lines that repeat at the top or
+bottom of most pages (running headers, footers, page numbers) are in the text but in no
+passage. PDFium marks a hyphen it finds at a line's end and leaves out the line break
+after it; qa joins the two halves, so a hyphenated word reads, and is found, whole.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qa.chunking import Span
+
+PAGE_BREAK = "\f\n"
+# PDFium's marks for a hyphen at the end of a line (the word goes on on the next line).
+_LINE_END_HYPHENS = str.maketrans({"\x02": None, "\ufffe": None, "\r": None, "\f": " "})
+# How many lines at the top and at the bottom of a page may be a running header or footer.
+EDGE_LINES = 2
+_NUMBERS = re.compile(r"\d+")
+
+
+class PdfUnreadable(Exception):
+    """A PDF qa cannot read, with the reason a user can act on."""
+
+
+@dataclass(frozen=True)
+class PagedText:
+    """The text of a PDF: `starts[i]` is where page i+1 begins, `bodies[i]` its text
+    without running headers and footers (start == end for a page without text)."""
+
+    text: str
+    starts: tuple[int, ...]
+    bodies: tuple[tuple[int, int], ...]
+
+
+def read_pdf(data: bytes) -> PagedText:
+    """The pages' text of a PDF given as bytes.
+
+    Raises:
+        PdfUnreadable: encrypted, damaged, not a PDF, or without any text layer.
+    """
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if "password" in str(e).lower():
+            raise PdfUnreadable("encrypted: qa cannot read a password-protected PDF (save a copy without the password)") from None
+        raise PdfUnreadable(f"damaged or not a PDF ({e})") from None
+    try:
+        pages = [_page_text(pdf, i) for i in range(len(pdf))]
+    except pdfium.PdfiumError as e:
+        raise PdfUnreadable(f"damaged PDF ({e})") from None
+    finally:
+        pdf.close()
+    if not any(page.strip() for page in pages):
+        raise PdfUnreadable("no text layer (scanned? run OCR first)")
+    return paged(pages)
+
+
+def _page_text(pdf, index: int) -> str:  # type: ignore[no-untyped-def]
+    page = pdf[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            return textpage.get_text_range().translate(_LINE_END_HYPHENS).rstrip()
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+
+
+def paged(pages: list[str]) -> PagedText:
+    """Pages joined into one text, with each page's body found (see running_lines)."""
+    running = running_lines(pages)
+    starts, bodies, offset = [], [], 0
+    for page in pages:
+        starts.append(offset)
+        lines = page.split("\n")
+        first, last = 0, len(lines)
+        while first < min(EDGE_LINES, last) and _key(lines[first]) in running:
+            first += 1
+        while last > max(first, len(lines) - EDGE_LINES) and _key(lines[last - 1]) in running:
+            last -= 1
+        body_start = offset + sum(len(line) + 1 for line in lines[:first])
+        body_end = body_start + len("\n".join(lines[first:last]))
+        bodies.append((body_start, body_end) if page[body_start - offset : body_end - offset].strip() else (body_start, body_start))
+        offset += len(page) + len(PAGE_BREAK)
+    return PagedText(PAGE_BREAK.join(pages), tuple(starts), tuple(bodies))
+
+
+def running_lines(pages: list[str]) -> set[str]:
+    """Lines (numbers as #) found among the first or last EDGE_LINES lines of at least
+    half the pages, and of two at least: running headers, footers and page numbers."""
+    counts: dict[str, int] = {}
+    for page in pages:
+        lines = [line for line in page.split("\n") if line.strip()]
+        for key in {_key(line) for line in lines[:EDGE_LINES] + lines[-EDGE_LINES:]}:
+            counts[key] = counts.get(key, 0) + 1
+    needed = max(2, (len(pages) + 1) // 2)
+    return {key for key, count in counts.items() if count >= needed and key}
+
+
+def _key(line: str) -> str:
+    return _NUMBERS.sub("#", " ".join(line.split()).lower())
+
+
+def page_spans(text: str, starts: tuple[int, ...], spans: list[Span]) -> list[tuple[int, Span]]:
+    """(page, span) for spans cut from a paged text, their lines counted within the page."""
+    out = []
+    for span in spans:
+        index = bisect.bisect_right(starts, span.start) - 1
+        before = text.count("\n", 0, starts[index])  # lines of the pages before this one
+        out.append((index + 1, replace(span, line_start=span.line_start - before, line_end=span.line_end - before)))
+    return out
+
+
+def page_of(text: str, page: int) -> str:
+    """The text of page `page` (1-based) of a paged text."""
+    return text.split(PAGE_BREAK)[page - 1]
