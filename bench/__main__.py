@@ -20,6 +20,7 @@ from typing import Any
 
 from bench import quality
 from bench.corpus import cache_dir, prepare
+from bench import formats
 from bench.measure import REPO, first_answer_s, quit_s, run_python, summary_ms
 from bench.questions import query_texts, question_sets
 
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     reindexed = corpora.get("10k", smallest)
     results["build"] = build_figures(sample, smallest[1], reindexed[0], reindexed[1])
     if not args.quick:
+        results["formats"] = formats.figures()  # the SQuAD articles as PDF, HTML and Word
         results["approximate"] = approximate_figures(corpora["all"][1])
         results["memory"] = {label: memory_figures(index) for label, (_, index, _) in corpora.items()}
     results["startup"] = startup_figures(smallest[1], smallest[0], runs=1 if args.quick else 3)
@@ -313,6 +315,9 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"  re-index at {b['reindex_passages']} passages: nothing changed {b['reindex_unchanged_s']} s"
           f" ({b['reindex_unchanged_embedded']} embedded); one file changed {b['reindex_one_file_s']} s"
           f" ({b['reindex_one_file_embedded']} embedded, the file has {b['reindex_one_file_passages']} passages)")
+    if r.get("formats"):
+        print("\nthe SQuAD articles as .txt, PDF, HTML and Word (python -m bench.formats)")
+        formats.print_figures(r["formats"])
     if "approximate" in r:
         a = r["approximate"]
         print(f"\napproximate index at {a['passages']} passages: HNSW recall@10 {a['recall@10']:.3f} on the"

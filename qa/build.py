@@ -101,7 +101,7 @@ def _seeds_for(seeds_dir: str | os.PathLike[str] | None, previous: OpenIndex | N
     else:
         path = resolve_seeds_dir(seeds_dir)
     if not path.is_dir():
-        raise SeedsError(f"no documents folder at {path}: create it and add .txt, .md or .pdf files, or pass --seeds DIR")
+        raise SeedsError(f"no documents folder at {path}: create it and add .txt, .md, .pdf, .html or .docx files, or pass --seeds DIR")
     return path
 
 
@@ -198,7 +198,7 @@ def _build(
     if not records:
         for line in passed_over:
             warn(line)
-        raise SeedsError(f"no readable documents in {seeds_path}: add .txt, .md or .pdf files")
+        raise SeedsError(f"no readable documents in {seeds_path}: add .txt, .md, .pdf, .html or .docx files")
     skipped = len(passed_over) + len(skipped_files)
 
     unchanged = (

@@ -46,7 +46,7 @@ class Document:
 
     source: str
     text: str
-    format: str  # "text", "markdown" or "pdf"
+    format: str  # "text", "markdown" (Markdown, and HTML and Word written as Markdown) or "pdf"
     warning: str | None = None  # read, but not cleanly (undecodable bytes replaced)
     # Paged formats: where each page starts in `text`, and the part of each page that
     # passages are cut from (without running headers and footers).
@@ -96,12 +96,34 @@ def _load_pdf(source: str, data: bytes) -> Document:
     return Document(source, paged.text, "pdf", pages=paged.starts, bodies=paged.bodies)
 
 
+def _load_html(source: str, data: bytes) -> Document:
+    from qa.html_text import HtmlUnreadable, html_to_markdown
+
+    text, warning = decode(data)
+    try:
+        return Document(source, html_to_markdown(text), "markdown", warning)
+    except HtmlUnreadable as e:
+        raise UnreadableDocument(str(e)) from None
+
+
+def _load_docx(source: str, data: bytes) -> Document:
+    from qa.word import WordUnreadable, docx_to_markdown
+
+    try:
+        return Document(source, docx_to_markdown(data), "markdown")
+    except WordUnreadable as e:
+        raise UnreadableDocument(str(e)) from None
+
+
 LOADERS: dict[str, Callable[[str, bytes], Document]] = {
     ".txt": _load_plain,
     ".text": _load_plain,
     ".md": _load_markdown,
     ".markdown": _load_markdown,
     ".pdf": _load_pdf,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".docx": _load_docx,
 }
 
 
@@ -192,6 +214,11 @@ def read_bytes(file: DocumentFile) -> bytes:
         raise UnreadableDocument("it was deleted while indexing") from None
     except OSError as e:
         raise UnreadableDocument(e.strerror or str(e)) from None
+
+
+# Files whose lines are the lines qa cites (an editor can open them at a passage's line);
+# the others (PDF, HTML, Word) are read into a text of qa's own and open in a viewer.
+TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
 
 
 def load_document(source: str, data: bytes) -> Document:

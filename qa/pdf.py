@@ -24,6 +24,9 @@ _LINE_END_HYPHENS = str.maketrans({"\x02": None, "\ufffe": None, "\r": None, "\f
 # How many lines at the top and at the bottom of a page may be a running header or footer.
 EDGE_LINES = 2
 _NUMBERS = re.compile(r"\d+")
+# A line shorter than this share of the page's usual line that ends a sentence ends a paragraph.
+SHORT_LINE = 0.8
+_SENTENCE_ENDS = (".", "!", "?", ":", '"', "\u201d", "\u2019", ")")
 
 
 class PdfUnreadable(Exception):
@@ -32,8 +35,8 @@ class PdfUnreadable(Exception):
 
 @dataclass(frozen=True)
 class PagedText:
-    """The text of a PDF: `starts[i]` is where page i+1 begins, `bodies[i]` its text
-    without running headers and footers (start == end for a page without text)."""
+    """The text of a PDF: `starts[i]` is where page i+1 begins; `bodies` are the
+    paragraphs of every page, in order, without running headers and footers."""
 
     text: str
     starts: tuple[int, ...]
@@ -90,10 +93,36 @@ def paged(pages: list[str]) -> PagedText:
         while last > max(first, len(lines) - EDGE_LINES) and _key(lines[last - 1]) in running:
             last -= 1
         body_start = offset + sum(len(line) + 1 for line in lines[:first])
-        body_end = body_start + len("\n".join(lines[first:last]))
-        bodies.append((body_start, body_end) if page[body_start - offset : body_end - offset].strip() else (body_start, body_start))
+        bodies.extend(paragraphs(lines[first:last], body_start))
         offset += len(page) + len(PAGE_BREAK)
     return PagedText(PAGE_BREAK.join(pages), tuple(starts), tuple(bodies))
+
+
+def paragraphs(lines: list[str], start: int) -> list[tuple[int, int]]:
+    """(start, end) of the paragraphs of a page's lines, the first line at offset `start`.
+
+    PDF text has no blank lines between paragraphs; a line that ends a sentence well short
+    of the page's usual line length (under SHORT_LINE of it) ends one, as typeset text has it.
+    """
+    lengths = sorted(len(line.rstrip()) for line in lines if line.strip())
+    if not lengths:
+        return []
+    usual = lengths[int(0.9 * (len(lengths) - 1))]
+    found: list[tuple[int, int]] = []
+    first: int | None = None
+    position = start
+    for line in lines:
+        end = position + len(line.rstrip())
+        if line.strip():
+            first = position + (len(line) - len(line.lstrip())) if first is None else first
+            if line.rstrip().endswith(_SENTENCE_ENDS) and len(line.rstrip()) < SHORT_LINE * usual:
+                found.append((first, end))
+                first = None
+        last_end = end
+        position += len(line) + 1
+    if first is not None:
+        found.append((first, last_end))
+    return found
 
 
 def running_lines(pages: list[str]) -> set[str]:

@@ -81,8 +81,8 @@ def messy(tmp_path: Path) -> Path:
     (seeds / "café ☕ ü.md").write_text("# Unicode\n\nA unicode file name is fine too.\n", encoding="utf-8")
     (seeds / "line\nbreak.txt").write_text("A file name with a line break in it.\n", encoding="utf-8")
     (seeds / "\x1b[31mred.txt").write_text("A file name with a terminal escape in it.\n", encoding="utf-8")
-    (seeds / "two\nlines.pdf").write_bytes(b"%PDF-1.4")  # skipped: the warning must stay on one line
-    (seeds / "\x1b[2Jwipe.pdf").write_bytes(b"%PDF-1.4")  # skipped: the escape must not reach the terminal
+    (seeds / "two\nlines.pptx").write_bytes(b"PK\x03\x04")  # skipped: the warning must stay on one line
+    (seeds / "\x1b[2Jwipe.pptx").write_bytes(b"PK\x03\x04")  # skipped: the escape must not reach the terminal
     deep_folder(seeds, DEPTH)
     yield seeds
     remove_deep_folder(seeds, DEPTH)
@@ -105,8 +105,8 @@ def test_every_kind_of_bad_file_is_read_or_skipped_with_one_line_and_indexing_fi
     said("escape.txt", "outside the documents folder")
     said("loop.txt", "looping symlink")
     said("sub/up", "symlinked folders are not followed")
-    said("two\\nlines.pdf", "unknown file type")
-    said("\\x1b[2Jwipe.pdf", "unknown file type")
+    said("two\\nlines.pptx", "unknown file type")
+    said("\\x1b[2Jwipe.pptx", "unknown file type")
     assert "\x1b" not in err
     assert all(line.startswith("qa: ") for line in lines), err  # one line each: names never break a line
 

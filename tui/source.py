@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 from textual.widgets.text_area import Selection
 
+from qa.documents import TEXT_SUFFIXES
 from qa.types import Passage
 from tui.text import literal, visible
 
@@ -130,10 +131,10 @@ class SourceScreen(Screen[None]):
         self.notify(f"Copied {visible(self.passage.citation)}", markup=False)
 
     def action_edit(self) -> None:
-        if self.passage.page is not None:  # not a text file: the system's viewer, not an editor
+        if self.path.suffix.lower() not in TEXT_SUFFIXES:  # PDF, HTML, Word: the system's viewer
             command = viewer_command(self.path)
             if command is None:
-                self.notify("Set $QA_VIEWER to open PDF documents.", severity="warning", markup=False)
+                self.notify("Set $QA_VIEWER to open PDF, HTML and Word documents.", severity="warning", markup=False)
                 return
         else:
             command = editor_command(self.path, self.line)
