@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import quality
+from bench import formats, quality
 from bench.corpus import cache_dir, prepare
-from bench import formats
 from bench.measure import REPO, first_answer_s, quit_s, run_python, summary_ms
 from bench.questions import query_texts, question_sets
 

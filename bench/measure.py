@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import resource
 import statistics
@@ -16,9 +15,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) of `values`, nearest rank."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+    """The q-th percentile (0-100) of `values`, nearest rank (one of the values)."""
+    import numpy as np
+
+    return float(np.percentile(values, q, method="inverted_cdf"))
 
 
 def summary_ms(seconds: Sequence[float]) -> dict[str, float]:

@@ -35,9 +35,7 @@ def figures(questions: Sequence[Question], ranked: Sequence[Sequence[Passage]]) 
 def ours(questions: Sequence[Question], index: Path) -> dict[str, dict[str, Any]]:
     """Dense-only, BM25-only and the shipped hybrid (with its abstention, timed) on one index."""
     from qa.evaluate import MODES
-    from qa.search import rank
-
-    from qa.search import get_engine
+    from qa.search import get_engine, rank
 
     encoder = get_engine(index).embedder
     out: dict[str, dict[str, Any]] = {}
@@ -98,7 +96,7 @@ def peer(questions: Sequence[Question], index: Path, model_dir: Path) -> dict[st
         if done.returncode != 0:
             raise RuntimeError(f"the txtai peer failed: {done.stderr[-800:]}")
         data = json.loads(result.read_text())
-    passage: Callable[[int], Passage] = lambda i: Passage(  # noqa: E731
+    passage: Callable[[int], Passage] = lambda i: Passage(
         records[i].text, 0.0, records[i].source, records[i].start, records[i].end, records[i].line_start, records[i].line_end
     )
     data["quality"] = figures(asked, [[passage(i) for i in ids] for ids in data.pop("ranked")])

@@ -16,9 +16,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from qa.build import build_index
     from qa.chat import Chat
     from qa.errors import QAError
-    from qa.build import build_index
     from qa.search import retrieve
     from qa.types import IndexStats, Passage, Reply, Sentence
 

@@ -29,8 +29,22 @@ from qa.notices import warn
 from qa.pdf import page_spans
 from qa.refusal import calibrated
 from qa.store import (
-    CURRENT, INDEX_HINT, LEXICAL, PASSAGES, SENTENCES, VECTORS, OpenIndex, PassageRecord, build_lock, fsync_tree,
-    open_generation, open_index, record_json, sha256, write_atomic,
+    CURRENT,
+    INDEX_HINT,
+    LEXICAL,
+    PASSAGES,
+    SENTENCES,
+    VECTORS,
+    OpenIndex,
+    PassageRecord,
+    build_lock,
+    current_generation,
+    fsync_tree,
+    open_generation,
+    open_index,
+    record_json,
+    sha256,
+    write_atomic,
 )
 from qa.types import IndexStats
 from qa.vectors import import_faiss, index_type_for, make_vector_index
@@ -418,9 +432,15 @@ def _write_generation(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    try:
+        previous = current_generation(index_path)
+    except IndexCorruptError:
+        previous = None
     write_atomic(index_path / CURRENT, generation.name + "\n")
+    # The generation just replaced stays until the next build: a reader in another process
+    # that read CURRENT a moment ago can still open it. Older ones, and debris, go.
     for stale in index_path.iterdir():
-        if stale != generation and stale.is_dir() and stale.name.startswith(("gen-", ".building-")):
+        if stale not in (generation, previous) and stale.is_dir() and stale.name.startswith(("gen-", ".building-")):
             shutil.rmtree(stale, ignore_errors=True)
 
 

@@ -222,8 +222,12 @@ TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
 
 
 def load_document(source: str, data: bytes) -> Document:
-    """Parse bytes with the loader for the file's extension. Raises UnreadableDocument."""
-    return LOADERS[Path(source).suffix.lower()](source, data)
+    """Parse bytes with the loader for the file's extension. Raises UnreadableDocument
+    (an unknown extension included)."""
+    loader = LOADERS.get(Path(source).suffix.lower())
+    if loader is None:
+        raise UnreadableDocument(f"unknown file type (qa reads {', '.join(sorted(LOADERS))})")
+    return loader(source, data)
 
 
 def read_document(path: str | os.PathLike[str]) -> str:

@@ -172,8 +172,8 @@ def evaluate(
 def _naive_index(index_dir: str | Path | None) -> Path:
     """The naive baseline's index of the documents `index_dir` was built from, kept inside
     that index folder (`naive-baseline/`) and brought up to date."""
-    from qa.config import resolve_index_dir
     from qa.build import build_index
+    from qa.config import resolve_index_dir
     from qa.search import get_engine
 
     seeds = Path(get_engine(index_dir).index.manifest.seeds_dir)

@@ -106,11 +106,8 @@ def _bundled_zip() -> Path:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def bundled_model_dir() -> Path:
@@ -275,7 +272,7 @@ def _load(path: Path) -> SentenceTransformer:
     transformers.utils.logging.disable_progress_bar()
     try:
         return SentenceTransformer(str(path), device=pick_device(), local_files_only=True)
-    except Exception as e:  # noqa: BLE001  (any loader failure here means an unusable model folder)
+    except Exception as e:  # any loader failure here means an unusable model folder
         raise ModelError(f"cannot load the model at {path}: {type(e).__name__}: {e}") from e
 
 

@@ -14,11 +14,11 @@ import pytest
 from textual.widgets import Collapsible, Static, TextArea
 
 from qa.documents import read_document
+from qa.types import NOT_FOUND
 from tests.conftest import LETTER, SEEDS
 from tui.app import QAApp
 from tui.source import SourceScreen
 from tui.text import visible
-from qa.types import NOT_FOUND
 from tui.transcript import AnswerMessage, CitationLink, QuestionMessage
 
 SIZE = (100, 30)
@@ -277,8 +277,8 @@ async def test_markup_and_control_characters_are_shown_literally(markup_index, t
         await until(pilot, lambda: area.text != "")
         assert "␛[31mred␛[0m and a bell ␇" in area.text and "[link=https://example.com]" in area.text
         await pilot.press("escape")
-        await ask(pilot, "\x1b]0;title\x07 [/] \\ ?")  # nothing to find; nothing breaks
-        assert app.is_running
+        weird = await ask(pilot, "\x1b]0;title\x07 [/] \\ ?")  # markup and escapes as a question: nothing breaks
+        assert weird is not None and not app.query("NoteMessage.error")  # an answer, not an error
 
 
 @in_loop
@@ -354,7 +354,7 @@ async def test_a_failure_while_answering_is_a_message_and_the_app_answers_again_
         assert await ask(pilot, "Who signed the letter?") is None
         error = plain(app.query("NoteMessage.error").last())
         assert error.startswith("Could not answer:") and "manifest is missing" in error and "--rebuild" in error
-        assert app.is_running and app.ready
+        assert app.ready  # the app is up and still answers (below)
         current.write_text(served, encoding="utf-8")
         answer = await ask(pilot, "Who signed the letter?")
         assert answer is not None and answer.has_class("found")
@@ -365,9 +365,7 @@ async def test_a_pasted_megabyte_question_is_answered_and_shown_cut_short(app):
     question = "Who took part in the listening project? " + "and more words " * 70_000
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.ready)
-        began = time.monotonic()
-        answer = await ask(pilot, question)
-        assert time.monotonic() - began < 60
+        answer = await ask(pilot, question)  # its time: README, "Bad input" (0.08 s here)
         assert answer.has_class("found")
         assert answer.query(CitationLink).first().passage.line_start == letter_line("aged 14-24")
         shown = plain(app.query(QuestionMessage).last())

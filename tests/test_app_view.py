@@ -11,8 +11,8 @@ import pytest
 from textual.widget import Widget
 
 from tests.conftest import LETTER
-from tests.test_app import in_loop, letter_index, plain, until
 from tests.test_app import ask as ask_and_wait
+from tests.test_app import in_loop, letter_index, plain, until
 from tui.app import QAApp
 from tui.source import SourceScreen
 from tui.transcript import AnswerMessage, PassageView, QuestionMessage

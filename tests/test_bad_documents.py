@@ -65,6 +65,7 @@ def messy(tmp_path: Path) -> Path:
     (seeds / "utf16.txt").write_bytes(("\ufeff" + HEDGEHOGS + "\n").encode("utf-16-le"))
     (seeds / "utf32.txt").write_bytes(("\ufeff" + "Puffins nest in burrows dug into clifftop turf.\n").encode("utf-32-be"))
     (seeds / "utf8-bom.md").write_bytes("\ufeff# Moles\n\nMoles dig tunnels with their broad front paws.\n".encode("utf-8"))
+    (seeds / ".hidden.txt").write_text("A hidden file is not read.\n", encoding="utf-8")
     (seeds / "empty.txt").write_bytes(b"")
     (seeds / "blank.md").write_text(" \n\t\n   \n", encoding="utf-8")
     with (seeds / "huge.txt").open("wb") as f:  # 50 MB on one line
@@ -99,6 +100,7 @@ def test_every_kind_of_bad_file_is_read_or_skipped_with_one_line_and_indexing_fi
 
     said("picture.txt", "binary")
     said("latin1.txt", "not valid UTF-8 from byte 3")
+    said(".hidden.txt", "hidden file")
     said("empty.txt", "no text")
     said("blank.md", "no text")
     said("huge.txt", f"over the {MAX_DOCUMENT_BYTES // 10**6} MB")
@@ -116,7 +118,7 @@ def test_every_kind_of_bad_file_is_read_or_skipped_with_one_line_and_indexing_fi
         "good.txt", "latin1.txt", "utf16.txt", "utf32.txt", "utf8-bom.md", "long-lines.txt", "my notes.txt", "café ☕ ü.md",
         "line\nbreak.txt", "\x1b[31mred.txt", deep,
     }
-    assert stats.files == len(sources) and stats.skipped == 9  # every file said above but latin1.txt, which is read
+    assert stats.files == len(sources) and stats.skipped == 10  # every file said above but latin1.txt, which is read
     index = tmp_path / "index"
     assert retrieve("When do hedgehogs hibernate?", k=1, index_dir=index)[0].source == "utf16.txt"
     assert retrieve("Where do puffins nest?", k=1, index_dir=index)[0].source == "utf32.txt"

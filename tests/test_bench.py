@@ -64,6 +64,5 @@ def test_the_soak_asks_in_one_process_and_reports_memory_and_latency(seed_index,
     figures = json.loads(out.read_text())
     assert figures["calls"] == 100 and len(figures["rss_mb"]) == 11 and figures["questions"] >= 45  # the seed questions at least
     assert all(r > 100 for r in figures["rss_mb"])  # the model alone is hundreds of MB
-    assert figures["p95_first_ms"] > 0 and figures["p95_last_ms"] > 0
     assert result.returncode == (0 if figures["ok"] else 1), result.stderr
     assert "RSS" in result.stdout and "p95" in result.stdout

@@ -225,3 +225,14 @@ def test_watch_keeps_the_index_fresh_until_interrupted(tmp_path):
         watcher.send_signal(signal.SIGINT)
         _, err = watcher.communicate(timeout=60)
     assert watcher.returncode == 0 and "stopped watching" in err and "Traceback" not in err
+
+
+def test_help_loads_neither_torch_nor_sentence_transformers():
+    for args in (["--help"], ["ask", "--help"], ["index", "--help"]):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "qa", *args], capture_output=True, text=True, cwd=REPO, timeout=120,
+        )
+        assert result.returncode == 0 and "usage: qa" in result.stdout
+        imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines() if line.startswith("import time:")}
+        assert "json" in imported or "argparse" in imported  # the trace is there to read
+        assert not imported & {"torch", "sentence_transformers", "transformers", "textual"}, args

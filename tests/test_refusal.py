@@ -8,9 +8,9 @@ from pathlib import Path
 
 from bench.corpus import docstrings, stdlib_sources
 from qa import Chat, build_index, retrieve
-from qa.store import current_generation, open_index
 from qa.refusal import COSINE_FLOOR, STRENGTH_FLOOR, bank
 from qa.search import _engines
+from qa.store import current_generation, open_index
 from tests.conftest import DATA, LETTER, SEEDS
 
 # Off-topic questions of our own, none of them in the bank the bar is calibrated with,

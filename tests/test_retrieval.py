@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 from qa import Chat, Passage, retrieve
-from qa.documents import read_document
-from qa.errors import EmptyQuestionError
-from qa.evaluate import evaluate, load_questions
 from qa.build import embedding_text
-from qa.store import open_index
+from qa.documents import read_document
+from qa.evaluate import evaluate, load_questions
 from qa.search import get_engine
+from qa.store import open_index
 from tests.conftest import DATA, LETTER
 
 
@@ -94,12 +93,6 @@ def test_overlapping_windows_of_one_paragraph_appear_once(tmp_path, embedder):
     for a in found:
         for b in found:
             assert a is b or a.end <= b.start or b.end <= a.start
-
-
-def test_empty_questions_are_refused(seed_index):
-    for question in ("", "   \n\t"):
-        with pytest.raises(EmptyQuestionError):
-            retrieve(question, index_dir=seed_index)
 
 
 def test_chat_keeps_history_and_finds_the_answer_sentence(seed_index):
