@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+import select
+import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,76 +54,77 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@contextlib.contextmanager
+def app_in_pty(args: Sequence[str], env: dict[str, str]) -> Iterator[_Pty]:
+    """`python ARGS` started in a 100x30 pseudo-terminal; killed on leaving, unless ended."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child becomes the app
+        os.execve(sys.executable, [sys.executable, *args], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    app = _Pty(pid, fd)
+    try:
+        yield app
+    finally:
+        if not app.ended:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+class _Pty:
+    """An app in a pseudo-terminal: what it has drawn, and whether it has ended."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self.fd, self.seen, self.ended = pid, fd, "", False
+
+    def read(self, seconds: float) -> None:
+        try:
+            if select.select([self.fd], [], [], seconds)[0]:
+                self.seen += os.read(self.fd, 65536).decode("utf-8", "replace")
+        except OSError:  # the terminal closed with the process
+            pass
+
+    def has_ended(self) -> bool:
+        self.ended = self.ended or bool(os.waitpid(self.pid, os.WNOHANG)[0])
+        return self.ended
+
+
 def first_answer_s(
     args: Sequence[str], frame_text: str, question: str, answer_text: str, env: dict[str, str], timeout: float = 120.0
 ) -> tuple[float, float]:
     """Seconds from starting the app in a 100x30 pseudo-terminal until its first frame
     (`frame_text` drawn), and until a cited answer (`answer_text` drawn) to `question`,
     typed as soon as the frame is there."""
-    import fcntl
-    import pty
-    import select
-    import signal
-    import struct
-    import termios
-
     began = time.perf_counter()
-    pid, fd = pty.fork()
-    if pid == 0:  # the child becomes the app
-        os.execve(sys.executable, [sys.executable, *args], env)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    seen, frame = "", None
-    try:
-        while True:
-            if time.perf_counter() - began > timeout:
-                raise RuntimeError(f"{answer_text!r} was not drawn within {timeout} s")
-            if select.select([fd], [], [], 0.05)[0]:
-                seen += os.read(fd, 65536).decode("utf-8", "replace")
-            if frame is None and frame_text in seen:
+    frame = None
+    with app_in_pty(args, env) as app:
+        while time.perf_counter() - began < timeout:
+            app.read(0.05)
+            if frame is None and frame_text in app.seen:
                 frame = time.perf_counter() - began
-                seen = ""
-                os.write(fd, question.encode() + b"\r")
-            elif frame is not None and answer_text in seen:
+                app.seen = ""
+                os.write(app.fd, question.encode() + b"\r")
+            elif frame is not None and answer_text in app.seen:
                 return frame, time.perf_counter() - began
-    finally:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(fd)
+    raise RuntimeError(f"{answer_text!r} was not drawn within {timeout} s")
 
 
 def quit_s(args: Sequence[str], ready_text: str, env: dict[str, str], timeout: float = 120.0) -> float:
     """Seconds from ctrl+q until the app's process has ended, pressed once `ready_text` is
     drawn (the app started in a 100x30 pseudo-terminal)."""
-    import fcntl
-    import pty
-    import select
-    import signal
-    import struct
-    import termios
-
     began = time.perf_counter()
-    pid, fd = pty.fork()
-    if pid == 0:  # the child becomes the app
-        os.execve(sys.executable, [sys.executable, *args], env)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    seen, pressed = "", None
-    try:
-        while True:
-            if time.perf_counter() - began > timeout:
-                raise RuntimeError(f"the app did not {'quit' if pressed else 'draw ' + repr(ready_text)} within {timeout} s")
-            if pressed is not None and os.waitpid(pid, os.WNOHANG)[0]:
-                pid = 0
+    pressed = None
+    with app_in_pty(args, env) as app:
+        while time.perf_counter() - began < timeout:
+            if pressed is not None and app.has_ended():
                 return time.perf_counter() - pressed
-            try:
-                if select.select([fd], [], [], 0.01)[0]:
-                    seen += os.read(fd, 65536).decode("utf-8", "replace")
-            except OSError:  # the terminal closed with the process
-                pass
-            if pressed is None and ready_text in seen:
-                os.write(fd, b"\x11")  # ctrl+q
+            app.read(0.01)
+            if pressed is None and ready_text in app.seen:
+                os.write(app.fd, b"\x11")  # ctrl+q
                 pressed = time.perf_counter()
-    finally:
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(fd)
+    raise RuntimeError(f"the app did not {'quit' if pressed else 'draw ' + repr(ready_text)} within {timeout} s")
