@@ -143,10 +143,16 @@ def _key(line: str) -> str:
 
 def page_spans(text: str, starts: tuple[int, ...], spans: list[Span]) -> list[tuple[int, Span]]:
     """(page, span) for spans cut from a paged text, their lines counted within the page."""
+    # Lines of the pages before each page, counted once (not once per passage: a long PDF
+    # has thousands of passages).
+    before_page, seen = [], 0
+    for previous, start in zip((0, *starts), starts):
+        seen += text.count("\n", previous, start)
+        before_page.append(seen)
     out = []
     for span in spans:
         index = bisect.bisect_right(starts, span.start) - 1
-        before = text.count("\n", 0, starts[index])  # lines of the pages before this one
+        before = before_page[index]
         out.append((index + 1, replace(span, line_start=span.line_start - before, line_end=span.line_end - before)))
     return out
 
