@@ -265,7 +265,8 @@ def startup_figures(index: Path, seeds: Path, runs: int) -> dict[str, Any]:
             frames.append(frame)
             answers.append(answer)
         # ctrl+q: once idle, and while a build embeds (the 1k corpus into an empty folder).
-        idle, building = [], []
+        idle: list[float] = []
+        building: list[float] = []
         for _ in range(runs):
             idle.append(quit_s(["-m", "qa", "--index", str(index)], "Ask a question about your documents", env))
             empty = Path(tmp) / f"index-{len(building)}"

@@ -91,10 +91,11 @@ def import_txtai() -> ModuleType:
 
 def txtai_version(txtai: ModuleType) -> str:
     """txtai's version: 9.x keeps ``__version__`` in ``txtai.version``, not on the package."""
-    version = getattr(txtai, "__version__", None)
-    if version is None:
-        from txtai.version import __version__ as version
-    return str(version)
+    if hasattr(txtai, "__version__"):
+        return str(txtai.__version__)
+    from txtai.version import __version__
+
+    return str(__version__)
 
 
 @contextmanager

@@ -67,7 +67,7 @@ def encoder_parity(questions: Sequence[Question], index: Path, k: int) -> dict[s
 
     engine = get_engine(index)
     onnx = engine.embedder
-    reports = {"onnx": evaluate(questions, k, index_dir=index, sides=False).overall}
+    reports: dict[str, Any] = {"onnx": evaluate(questions, k, index_dir=index, sides=False).overall}
     engine.embedder = get_embedder(onnx.info)
     try:
         reports["sentence-transformers"] = evaluate(questions, k, index_dir=index, sides=False).overall

@@ -85,7 +85,7 @@ def _export(embedder: Embedder, path: Path) -> list[str]:
 
     transformer = embedder.transformer()
     sample = embedder.tokenize(["A sample question to trace the model with.", "Two."])
-    names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample]
+    names: list[str] = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample]
 
     class ByKeyword(torch.nn.Module):
         """transformers 5 models take their inputs by keyword (positional tensors fail on use_cache)."""

@@ -186,8 +186,11 @@ class Embedder:
     def __init__(self, info: ModelInfo) -> None:
         self.info = info
         self._model = _load(info.path)
-        self.max_tokens: int = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
-        self.dim: int = int(self._model.get_embedding_dimension())
+        length, dim = self._model.max_seq_length, self._model.get_embedding_dimension()
+        if not length or not dim:
+            raise ModelError(f"the model at {info.path} does not say how many word pieces it reads or how long its vectors are")
+        self.max_tokens: int = int(length) - 2  # [CLS] and [SEP]
+        self.dim: int = int(dim)
         self._pieces = WordPieces(info.path) if (info.path / "tokenizer.json").is_file() else None
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -206,7 +209,7 @@ class Embedder:
         encoded = self._model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         return [tuple(x) for x in encoded["offset_mapping"]]
 
-    def transformer(self):  # type: ignore[no-untyped-def]
+    def transformer(self) -> Any:
         """The model's transformer (a torch module), for export."""
         return self._model[0].auto_model
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from qa.chunking import Span
@@ -68,7 +68,7 @@ def read_pdf(data: bytes) -> PagedText:
     return paged(pages)
 
 
-def _page_text(pdf, index: int) -> str:  # type: ignore[no-untyped-def]
+def _page_text(pdf: Any, index: int) -> str:
     page = pdf[index]
     try:
         textpage = page.get_textpage()

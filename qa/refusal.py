@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from qa.model import Embedder
-    from qa.search import Engine
+    from qa.search import Engine, QuestionEncoder
 
 BANK = "offtopic_questions.txt"
 # Each bar is this quantile of the bank's best scores, plus a margin (the lexical side
@@ -101,7 +100,7 @@ def calibrate(engine: Engine) -> dict[str, Any]:
     }
 
 
-def bank_vectors(embedder: Embedder) -> np.ndarray:
+def bank_vectors(embedder: QuestionEncoder) -> np.ndarray:
     """The bank's question vectors, kept in the user's cache per model (0.9 s to encode here)."""
     import numpy as np
 

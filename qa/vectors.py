@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import faiss
@@ -22,7 +22,7 @@ APPROXIMATE_ABOVE = 50_000
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 512
 
 
-def import_faiss():  # type: ignore[no-untyped-def]
+def import_faiss() -> Any:
     """faiss, imported on first use."""
     import faiss
 

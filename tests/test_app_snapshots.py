@@ -6,10 +6,12 @@ On a deliberate change of the layout, look at the new SVGs and accept them with
 
 from __future__ import annotations
 
+import re
+
 from tests.test_app import SIZE, until
 from tui.app import QAApp
 from tui.source import SourceScreen
-from tui.transcript import AnswerMessage
+from tui.transcript import AnswerMessage, relevance_bar
 
 
 async def _ready(pilot):
@@ -27,11 +29,21 @@ def test_main_screen(snap_compare, seed_index, tmp_path):
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
+def _steady_scores(app) -> None:
+    """Each passage's score, checked for its form, then shown as one fixed value: the shots
+    are of the layout, and a score's last decimal may move with a dependency's release."""
+    shown = [str(widget.render()) for widget in app.query(".relevance")]
+    assert shown and all(re.fullmatch(r"[●○]{5} [01]\.\d\d", text) for text in shown), shown
+    for widget in app.query(".relevance"):
+        widget.update(f"{relevance_bar(0.5)} 0.50")
+
+
 async def _answered(pilot):
     await _ready(pilot)
     pilot.app.query_one("#question").value = "Which charity did #isolationgames raise funds for?"
     await pilot.press("enter")
     await until(pilot, lambda: bool(pilot.app.query(AnswerMessage)))
+    _steady_scores(pilot.app)
     # Whether the transcript has scrolled by the time of the shot depends on how fast the
     # answer came: show it from the top, as a reader scrolling back would see it.
     await pilot.pause()

@@ -15,12 +15,13 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
@@ -55,7 +56,7 @@ class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):
     the index when complete, so an abandoned build leaves the old index in service.
     """
 
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
         future: concurrent.futures.Future[object] = concurrent.futures.Future()
 
         def run() -> None:
@@ -128,7 +129,7 @@ class _NoticeHandler(logging.Handler):
         self.app = app
 
     def emit(self, record: logging.LogRecord) -> None:
-        severity = "warning" if record.levelno >= logging.WARNING else "information"
+        severity: SeverityLevel = "warning" if record.levelno >= logging.WARNING else "information"
         try:
             self.app.call_from_thread(self.app.notify, record.getMessage(), severity=severity, markup=False)
         except RuntimeError:  # on the app's own thread, or the app has stopped
@@ -549,7 +550,10 @@ class QAApp(App[None]):
         if self.corpus is None:
             return
         # Closing the panel returns to the question, so what is typed next is not lost.
-        self.push_screen(SourceScreen(passage, self.corpus.seeds_dir / passage.source), lambda _: self.query_one("#question").focus())
+        self.push_screen(SourceScreen(passage, self.corpus.seeds_dir / passage.source), lambda _: self._focus_question())
+
+    def _focus_question(self) -> None:
+        self.query_one("#question").focus()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
