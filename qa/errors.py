@@ -39,10 +39,6 @@ class IndexCorruptError(QAError):
         super().__init__(f"cannot read the index at {self.path}: {problem}; rebuild it with: qa index --rebuild")
 
 
-class IndexBusyError(QAError):
-    """Another process is building the same index."""
-
-
 class PathError(QAError):
     """A folder qa needs cannot be created, read or written (or is a file)."""
 

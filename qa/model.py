@@ -47,9 +47,11 @@ class ModelInfo:
 
 
 def cache_dir() -> Path:
-    """The per-user cache folder for qa ($XDG_CACHE_HOME/qa, else ~/.cache/qa)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "qa"
+    """The per-user cache folder for qa: $XDG_CACHE_HOME/qa, else ~/.cache/qa on Linux; the
+    platform's own on macOS (~/Library/Caches/qa) and Windows (%LOCALAPPDATA%\\qa\\Cache)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("qa", appauthor=False))
 
 
 CACHE_HINT = "set XDG_CACHE_HOME to a folder you can write (qa keeps the model and its export there)"

@@ -260,23 +260,19 @@ def write_atomic(path: Path, text: str) -> None:
 
 @contextlib.contextmanager
 def build_lock(index_path: Path) -> Iterator[None]:
-    """One build at a time per index folder; a second one waits and says so."""
+    """One build at a time per index folder, on every platform; a second one waits and says so."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(index_path / LOCK, thread_local=False)
     try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; builds are still atomic
-        yield
-        return
-    try:
-        handle = (index_path / LOCK).open("a")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            notice(f"another qa is building the index in {index_path}; waiting for it to finish")
+            lock.acquire()
     except OSError as e:
         raise PathError(f"cannot write the index folder {index_path}: {e.strerror or e}; {INDEX_HINT}") from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            notice(f"another qa is building the index in {index_path}; waiting for it to finish")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -10,9 +10,11 @@ LIMIT = 1000
 
 
 def data_dir() -> Path:
-    """Where the app keeps its data: $XDG_DATA_HOME/qa, else ~/.local/share/qa."""
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "qa"
+    """Where the app keeps its data: $XDG_DATA_HOME/qa, else ~/.local/share/qa on Linux;
+    the platform's own on macOS and Windows."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("qa", appauthor=False))
 
 
 def history_file() -> Path:
