@@ -12,7 +12,8 @@ from typing import Any
 
 from qa.config import resolve_settings
 from qa.errors import QAError
-from qa.notices import one_line
+from qa.notices import log_to_stderr
+from qa.text import one_line
 from qa.types import NOT_FOUND, IndexStats, Passage, Reply
 
 
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `qa` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    log_to_stderr()
     try:
         # Flags, then QA_* variables, then defaults: resolved here, once, and passed down.
         args.settings = resolve_settings(getattr(args, "seeds", None), getattr(args, "index", None), getattr(args, "model", None))

@@ -1,13 +1,21 @@
-"""One-line notices on stderr: skipped files, index updates.
+"""One-line notices: skipped files, index updates.
 
-The library never prints directly. It logs to the "qa" logger, which by default writes
-"qa: <message>" lines to stderr; a front-end (the app, a test) may attach its own handler.
+The library never prints. It logs to the "qa" logger, which has only a NullHandler, as a
+library's logger should: the `qa` command writes the messages to stderr as "qa: <message>"
+lines (`log_to_stderr`), the app shows them as notifications, and a script sees them once
+it configures logging (`logging.basicConfig(level=logging.INFO)`).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+
+from qa.text import one_line
+
+logger = logging.getLogger("qa")
+logger.addHandler(logging.NullHandler())
+logger.setLevel(logging.INFO)
 
 
 class _StderrHandler(logging.Handler):
@@ -21,26 +29,13 @@ class _StderrHandler(logging.Handler):
             pass
 
 
-logger = logging.getLogger("qa")
-if not logger.handlers:
-    _handler = _StderrHandler()
-    _handler.setFormatter(logging.Formatter("qa: %(message)s"))
-    logger.addHandler(_handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-
-
-def one_line(text: str, *, exact: bool = False) -> str:
-    """`text` safe to print on one terminal line: whitespace collapsed, and every other
-    control character written as an escape (``\\x1b``), so that a file name or a
-    document cannot steer the terminal or break a line. `exact` escapes line breaks and
-    tabs too, and keeps spaces as they are (for file names)."""
-    if exact:
-        return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-    cleaned = "".join(
-        ch if ch.isprintable() or ch == " " else " " if ch.isspace() else repr(ch)[1:-1] for ch in text
-    )
-    return " ".join(cleaned.split())
+def log_to_stderr() -> None:
+    """Write qa's notices to stderr as "qa: <message>" lines (the command; once is enough)."""
+    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("qa: %(message)s"))
+        logger.addHandler(handler)
+    logger.propagate = False  # not twice when the root logger also writes to stderr
 
 
 def notice(message: str) -> None:

@@ -16,6 +16,14 @@ LETTER = "tiktok-2020-community-letter.txt"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _notices_on_stderr() -> None:
+    """The library's notices written to stderr, as the `qa` command writes them (tests read them there)."""
+    from qa.notices import log_to_stderr
+
+    log_to_stderr()
+
+
 @pytest.fixture(autouse=True)
 def _no_default_folders(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests name their folders: never fall back on the repository's ./index or a user's QA_* settings."""

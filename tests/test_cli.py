@@ -192,6 +192,30 @@ def test_skipped_files_are_reported_when_the_index_changes_not_on_every_question
     assert "index updated: 2 files" in mended.stdout and "1 file skipped" in mended.stdout
 
 
+def test_the_library_is_silent_until_logging_is_configured_and_then_says_what_it_skipped(tmp_path):
+    """A script's stderr is its own: the library logs to a NullHandler, as libraries should."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / LETTER, seeds)
+    (seeds / "binary.md").write_bytes(b"\x00\x01\x02 not text \x00")
+    script = (
+        "import logging, sys\n"
+        "if sys.argv[3] == 'configured': logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s')\n"
+        "from qa import build_index\n"
+        "print(build_index(sys.argv[1], sys.argv[2]).files)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    for mode in ("silent", "configured"):
+        run = subprocess.run([sys.executable, "-c", script, str(seeds), str(tmp_path / f"index-{mode}"), mode],
+                             capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+        assert run.returncode == 0 and run.stdout.strip() == "1", run.stderr
+        said = [line for line in run.stderr.splitlines() if line.startswith("qa:")]
+        if mode == "silent":
+            assert said == [], run.stderr
+        else:
+            assert any("skipped binary.md" in line for line in said), run.stderr
+
+
 def test_the_summary_counts_repeated_passages_apart_from_reused_ones(tmp_path):
     seeds = tmp_path / "seeds"
     seeds.mkdir()

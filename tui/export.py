@@ -6,18 +6,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from qa.text import one_line
 from qa.types import NOT_FOUND, Reply
 
 
 def reply_markdown(reply: Reply) -> str:
     """One turn: the question as a heading, the answer, then the passages quoted with citations."""
-    lines = [f"## {_one_line(reply.question)}", ""]
+    lines = [f"## {one_line(reply.question)}", ""]
     if not reply.found:
         return "\n".join([*lines, NOT_FOUND, ""])
     if reply.answer is not None:
-        lines += [f"**{_one_line(reply.answer.text)}** ({reply.answer.citation})", ""]
+        lines += [f"**{one_line(reply.answer.text)}** ({reply.answer.citation})", ""]
     for number, passage in enumerate(reply.passages, 1):
-        section = f" {_one_line(passage.section)}" if passage.section else ""
+        section = f" {one_line(passage.section)}" if passage.section else ""
         lines.append(f"[{number}] `{passage.citation}`{section} (score {passage.score:.2f})")
         lines.append("")
         lines += [f"> {line}" if line.strip() else ">" for line in passage.text.splitlines()]
@@ -35,5 +36,3 @@ def default_export_path() -> Path:
     return Path(time.strftime("qa-conversation-%Y%m%d-%H%M%S.md"))
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -25,11 +25,6 @@ def visible(text: str) -> str:
     return text.translate(_STAND_INS)
 
 
-def one_line(text: str) -> str:
-    """`visible(text)` on one line: runs of whitespace become a single space."""
-    return " ".join(visible(text).split())
-
-
 def literal(text: str) -> Content:
     """Text as Content that is shown exactly as written (no markup, no control codes)."""
     return Content(visible(text), strip_control_codes=False)

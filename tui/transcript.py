@@ -10,8 +10,9 @@ from textual.message import Message
 from textual.widgets import Collapsible, Static
 
 from qa.lexical import matched_spans
+from qa.text import one_line
 from qa.types import MAX_QUESTION_CHARS, NOT_FOUND, Passage, Reply
-from tui.text import emphasised, literal, one_line
+from tui.text import emphasised, literal
 
 NOT_FOUND_HINT = "Nothing in them is close enough to answer it. Try other words, or ask about something they cover."
 NEARBY_TITLE = "Nearest passages (low relevance, not an answer)"
