@@ -2,9 +2,9 @@
 
 Example:
     >>> from qa import retrieve
-    >>> for p in retrieve("Which charity did #isolationgames raise funds for?", k=1):  # doctest: +SKIP
+    >>> for p in retrieve("Which charity did #isolationgames raise funds for?", k=1):
     ...     print(p.citation, p.text[:40])
-    tiktok-2020-community-letter.txt:2 Communities, families and friends came
+    tiktok-2020-community-letter.txt:2 Communities, families and friends came t
 
 Heavy libraries (torch, sentence-transformers, faiss) load on first use, not on import;
 the names below load their modules when first touched, so `qa`'s command and app start fast.

@@ -93,7 +93,7 @@ def build_index(
         ModelError: the model cannot be found, verified or loaded.
 
     Example:
-        >>> stats = build_index("seeds", "index")  # doctest: +SKIP
+        >>> stats = build_index("seeds", "index")
         >>> stats.passages > 0
         True
     """

@@ -355,7 +355,7 @@ def retrieve(
 
     Example:
         >>> from qa import retrieve
-        >>> [p.citation for p in retrieve("Who signed the letter?", k=1)]  # doctest: +SKIP
+        >>> [p.citation for p in retrieve("Who signed the letter?", k=1)]
         ['tiktok-2020-community-letter.txt:9']
     """
     return rank(question, k, history=history, index_dir=index_dir, min_score=min_score)[0]
