@@ -8,6 +8,7 @@ from a model hub: `HF_HUB_OFFLINE` is set before sentence-transformers is import
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -83,14 +84,45 @@ def resolve_model_info(model: str | None) -> ModelInfo:
 
 
 def _fingerprint(path: Path) -> str:
-    """Names and sizes of the model's files plus its small config files: cheap and stable."""
+    """The SHA-256 of every file of the model (names and contents): weights changed in place,
+    even to the same size, make a different model. Each file's digest is remembered in the
+    cache by its path, size and modification time, so it is read once, not on every start."""
+    known = _known_digests()
+    seen: dict[str, str] = {}
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        rel = file.relative_to(path).as_posix()
-        digest.update(f"{rel}\0{file.stat().st_size}\0".encode())
-        if file.suffix == ".json" and file.stat().st_size < 1_000_000:
-            digest.update(file.read_bytes())
-    return f"files:{digest.hexdigest()[:32]}"
+        stat = file.stat()
+        key = f"{file}\0{stat.st_size}\0{stat.st_mtime_ns}"
+        seen[key] = known.get(key) or _sha256(file)
+        digest.update(f"{file.relative_to(path).as_posix()}\0{seen[key]}\0".encode())
+    if not seen.keys() <= known.keys():  # new or changed files: forget their old digests
+        files = {key.split("\0", 1)[0] for key in seen}
+        _remember_digests({**{k: v for k, v in known.items() if k.split("\0", 1)[0] not in files}, **seen})
+    return f"sha256-files:{digest.hexdigest()[:32]}"
+
+
+DIGESTS = "file-digests.json"  # in the cache: {"path\0size\0mtime_ns": sha256}
+
+
+def _known_digests() -> dict[str, str]:
+    try:
+        known = json.loads((cache_dir() / DIGESTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in known.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(known, dict) else {}
+
+
+def _remember_digests(digests: dict[str, str]) -> None:
+    """Write the digests atomically; a cache that cannot be written only costs the hashing again."""
+    target = cache_dir() / DIGESTS
+    temporary = target.with_name(f"{DIGESTS}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(digests), encoding="utf-8")
+        os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def _bundled_zip() -> Path:

@@ -124,3 +124,26 @@ def test_help_loads_nothing_heavy():
     result = run_python(script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_custom_models_fingerprint_follows_its_weights_not_just_their_size(tmp_path, embedder, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    model = tmp_path / "model"
+    shutil.copytree(embedder.info.path, model, ignore=shutil.ignore_patterns(".*"))
+    weights = next(model.glob("*.safetensors"))
+    first = resolve_model_info(str(model)).fingerprint
+    assert resolve_model_info(str(model)).fingerprint == first
+    # One byte of the weights changed in place: same size, a different model.
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    changed = resolve_model_info(str(model)).fingerprint
+    assert changed != first
+    # Digests are remembered by size and modification time: a file that keeps both is not read again.
+    stat = weights.stat()
+    data[-2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert resolve_model_info(str(model)).fingerprint == changed
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert resolve_model_info(str(model)).fingerprint not in (first, changed)
