@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import inspect
+import json
+import math
 import os
 import subprocess
 import sys
+from collections import Counter
+from typing import Any
 
 import numpy as np
 import pytest
 
 from qa import Chat, Passage, retrieve
-from qa.build import embedding_text
+from qa.build import embedding_text, lexical_text, sentence_texts
 from qa.documents import read_document
 from qa.evaluate import evaluate, load_questions
-from qa.search import get_engine
+from qa.lexical import tokenize
+from qa.search import CANDIDATES, DENSE_WEIGHT, PASSAGE_WEIGHT, get_engine, rank
 from qa.store import open_index
 from tests.conftest import DATA, LETTER
 
@@ -36,16 +42,84 @@ def test_passages_are_exact_slices_of_their_document(seed_index):
         assert p.line_start == text.count("\n", 0, p.start) + 1
 
 
-def test_dense_side_agrees_with_a_numpy_cosine_oracle(seed_index, embedder):
-    index = open_index(seed_index)
-    question = "Which charity did the #isolationgames raise funds for?"
-    vectors = embedder.encode([embedding_text(r) for r in index.passages])
+def _bm25_oracle(documents: list[list[str]], query: list[str]) -> np.ndarray:
+    """Lucene BM25 (k1 1.5, b 0.75) of every document, summed over the query's words and
+    divided by the best the query could reach: the sum of each word's best score in any
+    document, a word no document uses counting as the best score of any word."""
+    k1, b = 1.5, 0.75
+    n, average = len(documents), sum(map(len, documents)) / len(documents)
+    frequency = Counter(word for words in documents for word in set(words))
+
+    def score(word: str, words: list[str]) -> float:
+        tf = words.count(word)
+        idf = math.log(1 + (n - frequency[word] + 0.5) / (frequency[word] + 0.5))
+        return idf * tf / (tf + k1 * (1 - b + b * len(words) / average)) if tf else 0.0
+
+    best = {word: max(score(word, words) for words in documents) for word in frequency if word}
+    known = [word for word in query if word in best]
+    if not known:
+        return np.zeros(n)
+    ceiling = sum(best[word] for word in known) + max(best.values()) * (len(query) - len(known))
+    return np.array([sum(score(word, words) for word in known) for words in documents]) / ceiling
+
+
+def _oracle_ranking(index_dir, embedder, question: str, k: int, dense_weight: float) -> list[tuple[tuple[str, int], float]]:
+    """((file, start), fused score) of the k best passages, scored one by one over every passage
+    of the index, from texts embedded again here by sentence-transformers."""
+    passages = open_index(index_dir).passages
     q = embedder.encode([question])[0]
-    oracle = np.argsort(-(vectors @ q))
-    _, faiss_ids = index.vectors.search(q[None, :], 3)
-    assert list(faiss_ids[0]) == list(oracle[:3])
+    lexical = _bm25_oracle([tokenize(lexical_text(r)) or [""] for r in passages], tokenize(question))
+    cosines = np.clip(embedder.encode([embedding_text(r) for r in passages]) @ q, 0, 1)
+    units = [sentence_texts(r) for r in passages]
+    unit_cosines = iter(np.clip(embedder.encode([text for texts in units for text in texts]) @ q, 0, 1))
+    scored = []
+    for record, lex, cosine, texts in zip(passages, lexical, cosines, units):
+        best_unit = max(next(unit_cosines) for _ in texts) if texts else cosine
+        dense = PASSAGE_WEIGHT * cosine + (1 - PASSAGE_WEIGHT) * best_unit
+        scored.append((dense_weight * dense + (1 - dense_weight) * lex, record))
+    chosen: list[tuple[float, Any]] = []
+    for score, record in sorted(scored, key=lambda pair: -pair[0]):
+        if not any(r.source == record.source and r.start < record.end and record.start < r.end for _, r in chosen):
+            chosen.append((score, record))
+    return [((r.source, r.start), score) for score, r in chosen[:k]]
+
+
+@pytest.fixture(scope="module")
+def stdlib_index(tmp_path_factory, embedder):
+    """More passages than search's candidate depth: three modules' documentation strings."""
+    from bench.corpus import docstrings, stdlib_sources
+    from qa import build_index
+
+    seeds = tmp_path_factory.mktemp("stdlib")
+    for module, path in stdlib_sources():
+        if module in ("json.decoder", "textwrap", "shlex", "fractions"):
+            sections = [f"{name}\n{inspect.cleandoc(doc)}" for name, doc in docstrings(module, path.read_text(encoding="utf-8"))]
+            (seeds / f"{module}.txt").write_text("\n\n".join(sections) + "\n", encoding="utf-8")
+    index = tmp_path_factory.mktemp("stdlib-index")
+    build_index(seeds, index)
+    assert len(open_index(index).passages) > 2 * CANDIDATES
+    return index
+
+
+@pytest.mark.parametrize("dense_weight", [1.0, DENSE_WEIGHT], ids=["dense-only", "hybrid"])
+def test_retrieve_ranks_as_the_fused_formula_scored_over_every_passage(seed_index, stdlib_index, embedder, dense_weight):
+    cases = [(seed_index, q["q"]) for q in map(json.loads, (DATA / "seed_questions.jsonl").read_text().splitlines()[:8])]
+    cases += [(stdlib_index, q) for q in ("How do I split a command line like a shell does?", "wrap text to a width",
+                                          "Fraction from a decimal string", "What does the JSON decoder do with NaN?")]
+    for index_dir, question in cases:
+        expected = _oracle_ranking(index_dir, embedder, question, 5, dense_weight)
+        found = rank(question, 5, index_dir=index_dir, min_score=0, dense_weight=dense_weight)[0]
+        assert [p.score for p in found] == pytest.approx([score for _, score in expected], abs=2e-4), question
+        # The same passages, in the same order, wherever two scores are not tied.
+        for p, (where, score) in zip(found, expected):
+            tied = sum(abs(other - score) < 2e-4 for _, other in expected) > 1
+            assert tied or (p.source, p.start) == where, (question, [(x.source, x.start) for x in found], expected)
+
+
+def test_the_index_holds_the_vectors_of_its_passages_texts(seed_index, embedder):
+    index = open_index(seed_index)
     stored = index.vectors.reconstruct_n(0, index.vectors.ntotal)
-    assert np.allclose(stored, vectors, atol=1e-5)
+    assert np.allclose(stored, embedder.encode([embedding_text(r) for r in index.passages]), atol=1e-5)
 
 
 def test_questions_are_encoded_as_the_model_encodes_them(embedder):
