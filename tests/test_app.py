@@ -372,3 +372,22 @@ async def test_a_pasted_megabyte_question_is_answered_and_shown_cut_short(app):
         assert len(shown) < 1000 and f"({len(question):,} characters; the first 4,000 are read)" in shown
         await ask(pilot, "Who took part in the listening project? " + "and more " * 100)
         assert plain(app.query(QuestionMessage).last()).endswith(" … (940 characters)")  # all of it is read
+
+
+@in_loop
+async def test_what_the_workers_report_arrives_as_messages_the_app_handles_on_its_thread(app):
+    """Each outcome is a message: posting one drives the app as a worker would, without a thread."""
+    from qa.errors import QAError
+    from tui.messages import FolderChanged, Status, WorkFailed
+
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        app.post_message(Status("Updating the index: 3/8 texts embedded", 3, 8))
+        await until(pilot, lambda: "3/8 texts embedded" in plain(app.query_one("#status-text")))
+        app.post_message(WorkFailed("Could not update the index", QAError("the disk is full")))
+        await until(pilot, lambda: bool(app.query("NoteMessage.error")))
+        assert plain(app.query("NoteMessage.error").last()) == "Could not update the index: the disk is full."
+        assert not app.query_one("#status").display  # the status line went with the failure
+        app.post_message(FolderChanged(stopped="Stopped following seeds for changes: too many files."))
+        await until(pilot, lambda: len(app.query("NoteMessage.error")) == 2)
+        assert "Stopped following seeds" in plain(app.query("NoteMessage.error").last())

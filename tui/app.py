@@ -30,6 +30,7 @@ from textual.worker import Worker, get_current_worker
 from tui.commands import Command, help_text, parse_command, parse_k
 from tui.export import conversation_markdown, default_export_path, reply_markdown
 from tui.history import InputHistory, history_file
+from tui.messages import AnswerReady, FolderChanged, IndexReady, IndexUpdated, Status, WorkFailed
 from tui.prompt import QuestionInput
 from tui.source import SourceScreen
 from tui.text import visible
@@ -37,7 +38,7 @@ from tui.transcript import AnswerMessage, CitationLink, NoteMessage, PendingMess
 
 if TYPE_CHECKING:
     from qa.chat import Chat
-    from qa.types import IndexStats, Passage, Reply
+    from qa.types import Passage, Reply
 
 DEFAULT_K = 5
 WELCOME = "Ask a question about your documents. Answers cite their passages: press a number, or click a citation, to read it in its document. /help lists commands and keys."
@@ -112,7 +113,7 @@ def _corpus(index_dir: Path | str | None) -> Corpus:
 
 
 @dataclass
-class _Turn:
+class Turn:
     """A question waiting for its answer, and where the answer goes in the transcript."""
 
     question: str
@@ -171,7 +172,7 @@ class QAApp(App[None]):
         self.corpus: Corpus | None = None
         self.history = InputHistory(history_file() if history_path is None else history_path)
         self._chat: Chat | None = None
-        self._waiting: deque[_Turn] = deque()
+        self._waiting: deque[Turn] = deque()
         self._answering = False
         self._forget = False
         self._notices = _NoticeHandler(self)
@@ -285,7 +286,7 @@ class QAApp(App[None]):
         def report(done: int, total: int) -> None:
             if worker.is_cancelled:
                 raise BuildCancelled()
-            self.call_from_thread(self._set_status, f"{label}: {done}/{total} texts embedded", done, total)
+            self.post_message(Status(f"{label}: {done}/{total} texts embedded", done, total))
 
         return report
 
@@ -301,9 +302,21 @@ class QAApp(App[None]):
         except BuildCancelled:
             return
         except Exception as e:  # noqa: BLE001  (shown in the transcript; the app stays up)
-            self.call_from_thread(self._failed, "Could not load the index", e)
+            self.post_message(WorkFailed("Could not load the index", e))
             return
-        self.call_from_thread(self._became_ready, Chat(self.index_dir), corpus)
+        self.post_message(IndexReady(Chat(self.index_dir), corpus))
+
+    @on(Status)
+    def _status(self, message: Status) -> None:
+        self._set_status(message.text, message.done, message.total)
+
+    @on(IndexReady)
+    def _index_ready(self, message: IndexReady) -> None:
+        self._became_ready(message.chat, message.corpus)
+
+    @on(WorkFailed)
+    def _work_failed(self, message: WorkFailed) -> None:
+        self._failed(message.what, message.error)
 
     def _became_ready(self, chat: Chat, corpus: Corpus) -> None:
         self._chat = chat
@@ -326,11 +339,15 @@ class QAApp(App[None]):
         try:
             for count in changes(seeds, index, self._stop_watching):
                 if count or stale(index):  # 0: watching began; a change made before then counts too
-                    self.call_from_thread(self._folder_changed)
+                    self.post_message(FolderChanged())
         except Exception as e:  # noqa: BLE001  (the app goes on; /reindex still works)
-            self.call_from_thread(self._note, f"Stopped following {seeds} for changes: {e}. /reindex updates the index.", error=True)
+            self.post_message(FolderChanged(stopped=f"Stopped following {seeds} for changes: {e}. /reindex updates the index."))
 
-    def _folder_changed(self) -> None:
+    @on(FolderChanged)
+    def _folder_changed(self, message: FolderChanged) -> None:
+        if message.stopped is not None:
+            self._note(message.stopped, error=True)
+            return
         if self._building():
             self._changed_meanwhile = True
             return
@@ -377,7 +394,7 @@ class QAApp(App[None]):
 
     def _stage(self, label: str) -> Callable[[str], None]:
         def report(text: str) -> None:
-            self.call_from_thread(self._set_status, f"{label}: {text}…")
+            self.post_message(Status(f"{label}: {text}…"))
 
         return report
 
@@ -393,11 +410,13 @@ class QAApp(App[None]):
         except BuildCancelled:
             return
         except Exception as e:  # noqa: BLE001  (shown in the transcript; the app stays up)
-            self.call_from_thread(self._failed, "Could not update the index", e)
+            self.post_message(WorkFailed("Could not update the index", e))
             return
-        self.call_from_thread(self._reindexed, stats, corpus, Chat(self.index_dir), quiet)
+        self.post_message(IndexUpdated(stats, corpus, Chat(self.index_dir), quiet))
 
-    def _reindexed(self, stats: IndexStats, corpus: Corpus, chat: Chat, quiet: bool = False) -> None:
+    @on(IndexUpdated)
+    def _reindexed(self, message: IndexUpdated) -> None:
+        stats, corpus, chat, quiet = message.stats, message.corpus, message.chat, message.quiet
         state = "Index updated" if stats.changed else "The index was already up to date"
         if not quiet:
             self._note(f"{state}: {stats.summary()}.")
@@ -425,7 +444,7 @@ class QAApp(App[None]):
 
     def ask(self, question: str) -> None:
         """Put a question in the transcript and answer it when the model is ready."""
-        turn = _Turn(question, self.k, QuestionMessage(question), PendingMessage(waiting_for_model=not self.ready))
+        turn = Turn(question, self.k, QuestionMessage(question), PendingMessage(waiting_for_model=not self.ready))
         self._say(turn.asked, turn.pending)
         self._waiting.append(turn)
         self._next_question()
@@ -441,15 +460,17 @@ class QAApp(App[None]):
         self._answer(self._chat, turn)
 
     @work(thread=True, exit_on_error=False, group="answer")
-    def _answer(self, chat: Chat, turn: _Turn) -> None:
+    def _answer(self, chat: Chat, turn: Turn) -> None:
         try:
             reply = chat.ask(turn.question, turn.k)
         except Exception as e:  # noqa: BLE001  (shown in the transcript; the app stays up)
-            self.call_from_thread(self._answered, turn, None, e)
+            self.post_message(AnswerReady(turn, None, e))
             return
-        self.call_from_thread(self._answered, turn, reply, None)
+        self.post_message(AnswerReady(turn, reply, None))
 
-    def _answered(self, turn: _Turn, reply: Reply | None, error: Exception | None) -> None:
+    @on(AnswerReady)
+    def _answered(self, message: AnswerReady) -> None:
+        turn, reply, error = message.turn, message.reply, message.error
         self._answering = False
         if turn.pending.is_attached:  # not cleared away meanwhile
             if reply is not None:
