@@ -83,7 +83,7 @@ def workspace(tmp_path: Path) -> Path:
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    env.update(TERM="xterm-256color", XDG_DATA_HOME=str(tmp_path / "data"), **extra)
+    env.update(TERM="xterm-256color", XDG_DATA_HOME=str(tmp_path / "data"), ESCDELAY="50", **extra)
     return env
 
 
@@ -112,7 +112,9 @@ def test_e_opens_the_passage_in_the_editor_and_the_app_comes_back(workspace):
     term.type("Who took part in the listening project?\r")
     term.wait_for("aged 14-24")
     term.type("\x1b")  # escape: out of the input
-    time.sleep(0.3)
+    # Not a wait for the app: the terminal protocol. A lone ESC is read as the escape key only
+    # once no byte follows it within Textual's ESCDELAY (set to 50 ms below), as when a person types.
+    time.sleep(0.2)
     term.type("1")
     term.wait_for("Open in $EDITOR")
     term.type("e")
