@@ -6,7 +6,6 @@ A process that only answers a fresh index never imports it (qa.search).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -26,23 +25,21 @@ from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, SkippedFile
 from qa.markdown import clean_inline
 from qa.model import Embedder, ModelInfo, get_embedder, resolve_model_info, word_pieces
 from qa.notices import warn
+from qa.passages import PassageRecord, write_passages
 from qa.pdf import page_spans
 from qa.refusal import calibrated
 from qa.store import (
     CURRENT,
     INDEX_HINT,
     LEXICAL,
-    PASSAGES,
     SENTENCES,
     VECTORS,
     OpenIndex,
-    PassageRecord,
     build_lock,
     current_generation,
     fsync_tree,
     open_generation,
     open_index,
-    record_json,
     sha256,
     write_atomic,
 )
@@ -414,9 +411,7 @@ def _write_generation(
     except OSError as e:
         raise PathError(f"cannot write the index folder {index_path}: {e.strerror or e}; {INDEX_HINT}") from None
     try:
-        passages = "".join(json.dumps(record_json(r), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-        (staging / PASSAGES).write_bytes(passages)
-        manifest = replace(manifest, passages_sha256=sha256(passages))
+        manifest = replace(manifest, passages_sha256=sha256(write_passages(staging, records)))
         faiss.write_index(make_vector_index(vectors), str(staging / VECTORS))
         np.save(staging / SENTENCES, sentences, allow_pickle=False)
         LexicalIndex.build([lexical_text(r) for r in records]).save(staging / LEXICAL)

@@ -12,7 +12,8 @@ from qa.errors import IndexCorruptError
 # 2: sentence vectors beside the passage vectors (sentences.npy). A format-1 index is
 # still read, and brought up to date on first use by embedding only its sentences.
 # 3: passages carry their heading path, their text without markup and their units.
-FORMAT_VERSION = 3
+# 4: passages.rows.npy says where each passage's line begins (read on demand), with its CRC-32.
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 
 

@@ -71,6 +71,8 @@ RELATIVE = 0.5
 # Characters of the question before a follow-up that are read with it: more than any
 # real question, few enough to leave the follow-up within the model's 256 word pieces.
 CONTEXT_CHARS = 500
+# Passages returned lately whose rows are remembered, to find their sentence vectors.
+ROWS_REMEMBERED = 4096
 
 
 @dataclass(frozen=True)
@@ -165,10 +167,11 @@ class Engine:
     def unit_vectors(self, passage: Passage) -> np.ndarray | None:
         """The stored vectors of a passage's units (None for a passage of one unit)."""
         row = self.row_of(passage)
-        if row is None or not self.index.passages[row].sentences:
+        count = 0 if row is None else int(self.index.sentence_counts[row])
+        if row is None or not count:
             return None
         first = int(self.index.sentence_start[row])
-        return np.asarray(self.index.sentences[first : first + self.index.passages[row].sentences], dtype=np.float32)
+        return np.asarray(self.index.sentences[first : first + count], dtype=np.float32)
 
     def scores_for(self, text: str, vector: np.ndarray, dense_weight: float = DENSE_WEIGHT) -> Scores:
         """Scores of the candidate passages for a query text and its vector."""
@@ -208,9 +211,7 @@ class Engine:
         return best
 
     def row_of(self, passage: Passage) -> int | None:
-        """The index row of a passage this engine returned."""
-        if not self._rows:
-            self._rows.update({(r.source, r.start, r.end): i for i, r in enumerate(self.index.passages)})
+        """The index row of a passage this engine returned lately (None for any other)."""
         return self._rows.get((passage.source, passage.start, passage.end))
 
     def units(self, passage: Passage) -> tuple[tuple[int, int, int], ...]:
@@ -222,6 +223,9 @@ class Engine:
     def passage(self, row: int, score: float) -> Passage:
         """The Passage for a row of the index."""
         r = self.index.passages[row]
+        if len(self._rows) >= ROWS_REMEMBERED:  # the rows of the last questions' passages suffice
+            self._rows.clear()
+        self._rows[(r.source, r.start, r.end)] = row
         return Passage(r.text, round(float(score), 4), r.source, r.start, r.end, r.line_start, r.line_end, r.page, r.headings)
 
 

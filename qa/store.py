@@ -2,8 +2,9 @@
 files so that a reader never sees half of one.
 
 An index folder holds a pointer file `CURRENT` naming the live generation, a folder
-`gen-*` holding the manifest, `passages.jsonl` (line i describes vector i), the FAISS
-vectors, the vectors of the passages' units (`sentences.npy`, in passage order) and the
+`gen-*` holding the manifest, `passages.jsonl` (line i describes vector i) with
+`passages.rows.npy` (where each line begins: passages are read on demand, see
+qa.passages), the FAISS vectors, the vectors of the passages' units (`sentences.npy`, in passage order) and the
 BM25 files. A build (qa.build) writes a new generation beside the live one and then
 replaces `CURRENT` atomically, so an interrupted build leaves the previous index in
 service. Builds take a lock; readers never need one.
@@ -13,18 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qa.errors import IndexCorruptError, PathError
 from qa.lexical import LexicalIndex
 from qa.manifest import Manifest, read_manifest
 from qa.notices import notice
+from qa.passages import PassageTable, read_passages
 from qa.vectors import HNSW_EF_SEARCH, import_faiss
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 CURRENT = "CURRENT"
-PASSAGES = "passages.jsonl"
 VECTORS = "vectors.faiss"
 SENTENCES = "sentences.npy"
 LEXICAL = "bm25"
@@ -41,24 +41,6 @@ INDEX_HINT = "pass --index DIR (or set QA_INDEX) naming a folder qa may create a
 # Sentence vectors up to this size are read into memory; larger ones stay memory-mapped,
 # so a large corpus costs only the rows its questions touch.
 IN_MEMORY_BYTES = 32 * 2**20
-
-
-@dataclass(frozen=True)
-class PassageRecord:
-    """One line of passages.jsonl."""
-
-    source: str
-    start: int
-    end: int
-    line_start: int
-    line_end: int
-    text: str
-    page: int | None = None
-    sentences: int = 0  # rows of sentences.npy that belong to this passage
-    headings: tuple[str, ...] = ()  # the path of headings above the passage
-    clean: str | None = None  # what is embedded and indexed, when it differs from `text`
-    # Sentences, table rows and code blocks: (start, end, is_code) within `text`.
-    units: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass
@@ -71,7 +53,7 @@ class OpenIndex:
 
     folder: Path
     manifest: Manifest
-    passages: list[PassageRecord]
+    passages: PassageTable
     vectors: faiss.Index
     lexical: LexicalIndex
     sentences: np.ndarray
@@ -92,48 +74,6 @@ def current_generation(index_dir: Path) -> Path | None:
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise IndexCorruptError(index_dir / CURRENT, "it does not name a generation folder")
     return index_dir / name
-
-
-def read_passages(folder: Path, manifest: Manifest) -> list[PassageRecord]:
-    """Read and validate passages.jsonl against the manifest. Raises IndexCorruptError."""
-    path = folder / PASSAGES
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise IndexCorruptError(path, "the passages file is missing") from None
-    except OSError as e:
-        raise IndexCorruptError(path, f"unreadable ({e})") from None
-    if manifest.passages_sha256 is not None and sha256(data) != manifest.passages_sha256:
-        raise IndexCorruptError(path, "it was changed after qa wrote it (its checksum is not the manifest's)")
-    try:
-        lines = data.decode("utf-8").split("\n")
-    except UnicodeDecodeError as e:
-        raise IndexCorruptError(path, f"unreadable ({e})") from None
-    if lines and lines[-1] == "":
-        lines.pop()
-    records: list[PassageRecord] = []
-    for number, line in enumerate(lines, 1):
-        try:
-            d = json.loads(line)
-            record = PassageRecord(
-                str(d["source"]), int(d["start"]), int(d["end"]), int(d["line_start"]),
-                int(d["line_end"]), str(d["text"]), None if d.get("page") is None else int(d["page"]),
-                int(d.get("sentences", 0)),
-                tuple(str(h) for h in d.get("headings") or ()),
-                None if d.get("clean") is None else str(d["clean"]),
-                tuple((int(u[0]), int(u[1]), int(u[2])) for u in d.get("units") or ()),
-            )
-        except (ValueError, KeyError, TypeError, IndexError) as e:
-            raise IndexCorruptError(path, f"line {number} is not a valid passage ({e})") from None
-        if (
-            record.end - record.start != len(record.text) or record.line_start > record.line_end or record.sentences < 0
-            or any(not 0 <= s < e <= len(record.text) for s, e, _ in record.units)
-        ):
-            raise IndexCorruptError(path, f"line {number} has offsets that do not fit its text")
-        records.append(record)
-    if len(records) != manifest.passages:
-        raise IndexCorruptError(path, f"it holds {len(records)} passages, the manifest says {manifest.passages}")
-    return records
 
 
 def open_index(index_dir: Path) -> OpenIndex:
@@ -172,23 +112,19 @@ def open_generation(folder: Path) -> OpenIndex:
         raise IndexCorruptError(folder / LEXICAL, f"it indexes {lexical.size} passages, the manifest says {manifest.passages}")
     import numpy as np
 
-    sentences, sentence_start = _read_sentences(folder, manifest, passages)
-    counts = np.fromiter((r.sentences for r in passages), dtype=np.int64, count=len(passages))
-    return OpenIndex(folder, manifest, passages, vectors, lexical, sentences, sentence_start, counts)
+    sentences = _read_sentences(folder, manifest)
+    counts = passages.sentence_counts
+    return OpenIndex(folder, manifest, passages, vectors, lexical, sentences, np.cumsum(counts) - counts, counts)
 
 
-def _read_sentences(folder: Path, manifest: Manifest, passages: list[PassageRecord]) -> tuple[np.ndarray, np.ndarray]:
-    """The sentence vectors (memory-mapped, never unpickled) and where each passage's begin."""
+def _read_sentences(folder: Path, manifest: Manifest) -> np.ndarray:
+    """The sentence vectors (memory-mapped, never unpickled); the passages' counts of them
+    were checked against the manifest as the passages were opened."""
     import numpy as np
 
     path = folder / SENTENCES
-    counts = np.fromiter((r.sentences for r in passages), dtype=np.int64, count=len(passages))
     if manifest.format_version < 2:  # written before sentence vectors: passages only
-        if counts.any():
-            raise IndexCorruptError(folder / PASSAGES, "it counts sentence vectors, which an index of format 1 has none of")
-        return np.zeros((0, manifest.dim), np.float32), np.zeros(len(passages), np.int64)
-    if (counts == 1).any():
-        raise IndexCorruptError(folder / PASSAGES, "a passage claims one sentence vector (only passages of two or more have them)")
+        return np.zeros((0, manifest.dim), np.float32)
     try:
         sentences = np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
@@ -197,8 +133,6 @@ def _read_sentences(folder: Path, manifest: Manifest, passages: list[PassageReco
         raise IndexCorruptError(path, f"the sentence vectors file is damaged ({type(e).__name__}: {e})") from None
     if not isinstance(sentences, np.ndarray) or sentences.ndim != 2:
         raise IndexCorruptError(path, "the sentence vectors file does not hold one matrix")
-    if int(counts.sum()) != manifest.sentences:
-        raise IndexCorruptError(folder / PASSAGES, f"its sentence counts add up to {counts.sum()}, the manifest says {manifest.sentences}")
     expected = (manifest.sentences, manifest.dim)
     if sentences.dtype != np.float32 or sentences.shape != expected:
         raise IndexCorruptError(
@@ -206,7 +140,7 @@ def _read_sentences(folder: Path, manifest: Manifest, passages: list[PassageReco
         )
     if sentences.nbytes <= IN_MEMORY_BYTES:  # small: read once, no page faults per question
         sentences = np.array(sentences)
-    return sentences, np.cumsum(counts) - counts
+    return sentences
 
 
 def _read_vectors(path: Path) -> faiss.Index:
@@ -225,15 +159,6 @@ def _read_vectors(path: Path) -> faiss.Index:
 def sha256(data: bytes) -> str:
     """The SHA-256 of `data`, in hex."""
     return hashlib.sha256(data).hexdigest()
-
-
-def record_json(record: PassageRecord) -> dict[str, Any]:
-    """A passage as one line of passages.jsonl; fields at their defaults are left out."""
-    data = vars(record)
-    return {k: v for k, v in data.items() if k in _REQUIRED or v not in (None, (), 0)}
-
-
-_REQUIRED = frozenset({"source", "start", "end", "line_start", "line_end", "text"})
 
 
 def fsync_tree(folder: Path) -> None:

@@ -19,6 +19,7 @@ import pytest
 from qa import build_index, retrieve
 from qa.build import sentence_texts
 from qa.errors import IndexCorruptError, ModelError, SeedsError
+from qa.manifest import FORMAT_VERSION
 from qa.store import CURRENT, current_generation, open_index
 from tests.conftest import LETTER, REPO, SEEDS
 
@@ -110,6 +111,7 @@ def test_an_index_of_an_older_qa_is_brought_up_to_date_reusing_every_unchanged_t
     lines = [json.loads(line) for line in (generation / "passages.jsonl").read_text().splitlines()]
     old = ("headings", "clean", "units")
     (generation / "passages.jsonl").write_text("".join(json.dumps({k: v for k, v in d.items() if k not in old}) + "\n" for d in lines))
+    (generation / "passages.rows.npy").unlink()  # format 4 added it
     assert open_index(index).manifest.format_version == 2  # still readable as it is
     from qa.search import _engines, get_engine
 
@@ -121,7 +123,7 @@ def test_an_index_of_an_older_qa_is_brought_up_to_date_reusing_every_unchanged_t
     # its heading path, and its two sentences are units the old record did not know.
     assert embedded[-1] == 3
     upgraded = open_index(index).manifest
-    assert upgraded.format_version == 3 and upgraded.refusal is not None
+    assert upgraded.format_version == FORMAT_VERSION and upgraded.refusal is not None
     stored_sentences_match_their_text(index, embedder)
     assert retrieve("How is a sourdough starter looked after?", k=1, index_dir=index)[0].source == "notes/bread.md"
 
@@ -211,6 +213,12 @@ def _same_length_edit(path: Path) -> None:
     path.write_text(text.replace("waggle dance", "tango dances"), encoding="utf-8")
 
 
+def _shifted_rows(path: Path) -> None:
+    rows = np.load(path)
+    rows[1, 0] += 1
+    np.save(path, rows)
+
+
 @pytest.mark.parametrize(
     "damage, message",
     [
@@ -233,10 +241,15 @@ def _same_length_edit(path: Path) -> None:
         (lambda g: (g / "manifest.json").write_text(
             re.sub(r'"format_version": \d+', '"format_version": 99', (g / "manifest.json").read_text())), "newer qa"),
         (lambda g: (g.parent / CURRENT).write_text("gen-0\n"), "manifest is missing"),
+        (lambda g: (g / "passages.rows.npy").unlink(), "passage rows is missing"),
+        (lambda g: (g / "passages.rows.npy").write_bytes(b"\x93NUMPY garbage"), "passage rows is damaged"),
+        (lambda g: _pickled_npy(g / "passages.rows.npy", g), "passage rows is damaged"),
+        (lambda g: _unchecked(g, lambda: _shifted_rows(g / "passages.rows.npy")), "rows disagree with the passages file"),
     ],
     ids=["truncated-faiss", "missing-faiss", "bad-manifest", "missing-manifest", "other-dimension", "bad-passages", "bad-offsets",
          "missing-passages", "hand-edited-passages", "truncated-sentences", "empty-sentences", "zip-sentences",
-         "pickled-sentences", "pickled-bm25", "bad-bm25", "newer-format", "dangling-current"],
+         "pickled-sentences", "pickled-bm25", "bad-bm25", "newer-format", "dangling-current",
+         "missing-rows", "bad-rows", "pickled-rows", "shifted-rows"],
 )
 def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus, damage, message):
     seeds, index = corpus
@@ -253,6 +266,35 @@ def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus
     assert build_index(seeds, index, rebuild=True).passages == 3
     _engines.clear()
     assert retrieve("bees dance", index_dir=index)
+
+
+def test_a_large_passages_file_is_read_line_by_line_on_demand_and_each_line_is_checked(corpus, monkeypatch):
+    """Above CHECK_ALL_BYTES the file is mapped, not read: a line is parsed (and its CRC-32
+    checked) only when its passage is returned. The bar set to 0 makes the seed corpus large."""
+    import qa.passages
+    from qa.passages import PassageTable
+    from qa.search import _engines
+
+    seeds, index = corpus
+    build_index(seeds, index)
+    expected = [(p.citation, p.score) for p in retrieve("How do bees tell each other where flowers are?", k=3, index_dir=index)]
+    monkeypatch.setattr(qa.passages, "CHECK_ALL_BYTES", 0)
+    _engines.clear()
+    table = open_index(index).passages
+    assert isinstance(table, PassageTable) and table._crcs is not None  # the mapped, checked-as-read path
+    assert [(p.citation, p.score) for p in retrieve("How do bees tell each other where flowers are?", k=3, index_dir=index)] == expected
+    assert [r.source for r in table] == [r.source for r in open_index(index).passages]
+    # A hand edit that keeps every offset and the file's length: the index still opens,
+    # and the edited passage is refused when it is read, naming the file and the fix.
+    _same_length_edit(current_generation(index) / "passages.jsonl")
+    _engines.clear()
+    table = open_index(index).passages
+    with pytest.raises(IndexCorruptError, match="changed after qa wrote it") as info:
+        [r.text for r in table]
+    assert "qa index --rebuild" in str(info.value)
+    _engines.clear()
+    with pytest.raises(IndexCorruptError, match="changed after qa wrote it"):
+        retrieve("waggle dance of the bees", k=3, index_dir=index)
 
 
 def test_a_build_killed_part_way_leaves_the_previous_index_in_service(tmp_path, embedder):
