@@ -54,8 +54,15 @@ class Terminal:
             except OSError:  # the process ended
                 pass
 
-    def type(self, keys: str) -> None:
-        os.write(self.fd, keys.encode())
+    def type(self, keys: str, timeout: float = 30) -> None:
+        """Send keys; an app that stops reading its terminal fails the test instead of hanging it."""
+        data, deadline = keys.encode(), time.monotonic() + timeout
+        while data:
+            assert time.monotonic() < deadline, f"the app stopped reading its keys; the screen showed:\n{self.output[-2000:]}"
+            _, writable, _ = select.select([], [self.fd], [], 0.5)
+            if writable:
+                data = data[os.write(self.fd, data[:64]) :]
+            self.read(0)  # keep taking in what it draws, so that it never waits on us
 
     def exit_status(self, timeout: float = 30) -> int:
         deadline = time.monotonic() + timeout
