@@ -167,8 +167,7 @@ class Engine:
     def unit_vectors(self, passage: Passage) -> np.ndarray | None:
         """The stored vectors of a passage's units (None for a passage of one unit)."""
         row = self.row_of(passage)
-        count = 0 if row is None else int(self.index.sentence_counts[row])
-        if row is None or not count:
+        if row is None or not (count := int(self.index.sentence_counts[row])):
             return None
         first = int(self.index.sentence_start[row])
         return np.asarray(self.index.sentences[first : first + count], dtype=np.float32)
@@ -223,9 +222,11 @@ class Engine:
     def passage(self, row: int, score: float) -> Passage:
         """The Passage for a row of the index."""
         r = self.index.passages[row]
-        if len(self._rows) >= ROWS_REMEMBERED:  # the rows of the last questions' passages suffice
-            self._rows.clear()
-        self._rows[(r.source, r.start, r.end)] = row
+        key = (r.source, r.start, r.end)
+        self._rows.pop(key, None)
+        self._rows[key] = row  # newest last: the oldest goes first, never the question's own
+        if len(self._rows) > ROWS_REMEMBERED:
+            del self._rows[next(iter(self._rows))]
         return Passage(r.text, round(float(score), 4), r.source, r.start, r.end, r.line_start, r.line_end, r.page, r.headings)
 
 

@@ -4,8 +4,8 @@ files so that a reader never sees half of one.
 An index folder holds a pointer file `CURRENT` naming the live generation, a folder
 `gen-*` holding the manifest, `passages.jsonl` (line i describes vector i) with
 `passages.rows.npy` (where each line begins: passages are read on demand, see
-qa.passages), the FAISS vectors, the vectors of the passages' units (`sentences.npy`, in passage order) and the
-BM25 files. A build (qa.build) writes a new generation beside the live one and then
+qa.passages), the FAISS vectors, the vectors of the passages' units (`sentences.npy`,
+in passage order) and the BM25 files. A build (qa.build) writes a new generation beside the live one and then
 replaces `CURRENT` atomically, so an interrupted build leaves the previous index in
 service. Builds take a lock; readers never need one.
 """

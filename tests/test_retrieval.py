@@ -212,3 +212,18 @@ def test_seed_questions_do_not_regress(seed_index):
     assert overall["hit@k"] >= 0.95
     assert overall["wrongly_abstained"] == 0 and overall["wrongly_answered"] == 0
     assert report.kinds["out_of_scope"]["abstention"] == 1.0
+
+
+def test_the_answer_sentence_is_found_however_many_questions_came_before(seed_index, monkeypatch):
+    """The engine keeps the rows of the passages it returned lately, dropping the oldest,
+    never those of the question being answered (ROWS_REMEMBERED is set just above k)."""
+    import qa.search
+
+    monkeypatch.setattr(qa.search, "ROWS_REMEMBERED", 6)
+    chat = Chat(seed_index)
+    for question, words in [("Which charity did the #isolationgames raise funds for?", "British Red Cross"),
+                            ("Who took part in the listening project?", "14-24"),
+                            ("Which charity did the #isolationgames raise funds for?", "British Red Cross")]:
+        chat.clear()
+        reply = chat.ask(question, k=5)
+        assert reply.answer is not None and words in reply.answer.text, question
