@@ -44,7 +44,7 @@ from qa.store import (
     write_atomic,
 )
 from qa.types import IndexStats
-from qa.vectors import import_faiss, index_type_for, make_vector_index
+from qa.vectors import index_type_for, write_vector_index
 
 if TYPE_CHECKING:
     import numpy as np
@@ -325,7 +325,7 @@ def _vectors_for(
     fresh = embedder.encode(missing, on_progress=on_progress) if missing else np.zeros((0, embedder.dim), np.float32)
     fresh_row = {text: i for i, text in enumerate(missing)}
     old = (
-        previous.vectors.reconstruct_n(0, previous.vectors.ntotal) if previous is not None and known else None,
+        previous.passage_vectors() if previous is not None and known else None,
         previous.sentences if previous is not None else None,
     )
 
@@ -405,14 +405,13 @@ def _write_generation(
     """Write a new generation beside the live one, calibrate its relevance bar, then make it live."""
     import numpy as np
 
-    faiss = import_faiss()
     try:
         staging = Path(tempfile.mkdtemp(prefix=".building-", dir=index_path))
     except OSError as e:
         raise PathError(f"cannot write the index folder {index_path}: {e.strerror or e}; {INDEX_HINT}") from None
     try:
         manifest = replace(manifest, passages_sha256=sha256(write_passages(staging, records)))
-        faiss.write_index(make_vector_index(vectors), str(staging / VECTORS))
+        write_vector_index(staging, vectors, VECTORS)
         np.save(staging / SENTENCES, sentences, allow_pickle=False)
         LexicalIndex.build([lexical_text(r) for r in records]).save(staging / LEXICAL)
         (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")

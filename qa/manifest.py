@@ -13,7 +13,10 @@ from qa.errors import IndexCorruptError
 # still read, and brought up to date on first use by embedding only its sentences.
 # 3: passages carry their heading path, their text without markup and their units.
 # 4: passages.rows.npy says where each passage's line begins (read on demand), with its CRC-32.
-FORMAT_VERSION = 4
+# 5: above a million passages, compressed codes with the exact vectors beside them
+# (vectors.npy), and each BM25 term's highest score (bm25/term_max.npy): large arrays are
+# memory-mapped, so opening reads no more than it must.
+FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from qa.errors import IndexCorruptError
+from qa.mapping import read_at_random
 
 if TYPE_CHECKING:
     import numpy as np
@@ -156,6 +157,7 @@ def read_passages(folder: Path, manifest: Manifest) -> PassageTable:
             size = f.seek(0, 2)
             f.seek(0)
             data: bytes | mmap.mmap = f.read() if size <= CHECK_ALL_BYTES else mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        read_at_random(data)
     except FileNotFoundError:
         raise IndexCorruptError(path, "the passages file is missing") from None
     except OSError as e:
@@ -180,6 +182,7 @@ def _read_rows(folder: Path, manifest: Manifest, size: int) -> np.ndarray | None
         return None
     try:
         rows = np.load(path, mmap_mode="r" if size > CHECK_ALL_BYTES else None, allow_pickle=False)
+        read_at_random(rows)
     except FileNotFoundError:
         raise IndexCorruptError(path, "the file of passage rows is missing") from None
     except Exception as e:  # noqa: BLE001  (numpy raises many kinds on damaged files)

@@ -35,7 +35,7 @@ from qa.notices import notice, warn
 from qa.refusal import Bar
 from qa.store import CURRENT, OpenIndex, current_generation, open_index
 from qa.types import MAX_QUESTION_CHARS, Passage
-from qa.vectors import exact_matrix, one_search_thread
+from qa.vectors import exact_matrix, one_search_thread, search_depth
 
 Progress = Callable[[int, int], None]
 ENCODER_ENV = "QA_QUESTION_ENCODER"
@@ -179,21 +179,41 @@ class Engine:
         lexical = self.index.lexical.scores(text[:MAX_QUESTION_CHARS])
         lexical_ids = np.argpartition(-lexical, depth - 1)[:depth] if depth < total else np.arange(total)
         lexical_ids = lexical_ids[lexical[lexical_ids] > 0]
-        if self._exact is not None:  # every passage's cosine in one product: the nearest are exact
-            every = self._exact @ vector
-            dense_ids = np.argpartition(-every, depth - 1)[:depth] if depth < total else np.arange(total)
-            ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
-            cosine = _unit(every[ids])
-        else:
-            with one_search_thread():
-                _, found = self.index.vectors.search(vector[None, :], depth)
-            ids = np.unique(np.concatenate([found[0][found[0] >= 0], lexical_ids]))
-            # The exact cosine of every candidate (a graph index's distances are approximate).
-            cosine = _unit(self.index.vectors.reconstruct_batch(ids) @ vector)
+        dense_ids, every = self._nearest(vector, depth)
+        ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
+        # The exact cosine of every candidate (a graph's or compressed codes' distances are approximate).
+        cosine = _unit(every[ids] if every is not None else self._exact_vectors(ids) @ vector)
         dense = PASSAGE_WEIGHT * cosine + (1.0 - PASSAGE_WEIGHT) * self._best_sentence(ids, vector, cosine)
         fused = dense_weight * dense + (1.0 - dense_weight) * lexical[ids]
         strength = dense_weight * cosine + (1.0 - dense_weight) * lexical[ids]
         return Scores(ids, fused, strength, cosine)
+
+    def nearest(self, vector: np.ndarray, k: int) -> np.ndarray:
+        """The rows of the `k` passages nearest `vector`, nearest first, as search finds them
+        (exactly up to APPROXIMATE_ABOVE passages, approximately above)."""
+        ids, every = self._nearest(vector, min(k, self.index.vectors.ntotal))
+        cosine = every[ids] if every is not None else self._exact_vectors(np.sort(ids)) @ vector
+        return (ids if every is not None else np.sort(ids))[np.argsort(-cosine, kind="stable")]
+
+    def _nearest(self, vector: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The `depth` nearest rows in no order, and every passage's cosine when search computed them all."""
+        total = self.index.vectors.ntotal
+        if self._exact is not None:  # every passage's cosine in one product: the nearest are exact
+            every = self._exact @ vector
+            return (np.argpartition(-every, depth - 1)[:depth] if depth < total else np.arange(total)), every
+        with one_search_thread():
+            _, found = self.index.vectors.search(vector[None, :], search_depth(self.index.vectors, depth))
+        ids = found[0][found[0] >= 0]
+        if self.index.exact is not None and depth < len(ids):  # a shortlist from compressed codes: exact vectors pick
+            ids.sort()  # rows in file order: forward page reads
+            ids = ids[np.argpartition(-(self.index.exact[ids] @ vector), depth - 1)[:depth]]
+        return ids, None
+
+    def _exact_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The exact vectors of the passages `ids` (sorted)."""
+        if self.index.exact is not None:
+            return np.asarray(self.index.exact[ids], dtype=np.float32)
+        return self.index.vectors.reconstruct_batch(ids)
 
     def _best_sentence(self, ids: np.ndarray, vector: np.ndarray, cosine: np.ndarray) -> np.ndarray:
         """Per candidate, the cosine of its closest sentence (its own cosine if it has none)."""

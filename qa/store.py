@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING
 from qa.errors import IndexCorruptError, PathError
 from qa.lexical import LexicalIndex
 from qa.manifest import Manifest, read_manifest
+from qa.mapping import read_at_random
 from qa.notices import notice
 from qa.passages import PassageTable, read_passages
-from qa.vectors import HNSW_EF_SEARCH, import_faiss
+from qa.vectors import EXACT, import_faiss, prepare_for_search
 
 if TYPE_CHECKING:
     import faiss
@@ -59,6 +60,12 @@ class OpenIndex:
     sentences: np.ndarray
     sentence_start: np.ndarray
     sentence_counts: np.ndarray  # passages[i].sentences, as an array
+    # The exact passage vectors, memory-mapped, when `vectors` holds only compressed codes.
+    exact: np.ndarray | None = None
+
+    def passage_vectors(self) -> np.ndarray:
+        """Every passage's exact vector, in row order (memory-mapped for a compressed index)."""
+        return self.exact if self.exact is not None else self.vectors.reconstruct_n(0, self.vectors.ntotal)
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -113,34 +120,40 @@ def open_generation(folder: Path) -> OpenIndex:
     import numpy as np
 
     sentences = _read_sentences(folder, manifest)
+    exact = _read_matrix(folder / EXACT, "exact vectors", (manifest.passages, manifest.dim)) if manifest.index_type == "ivfpq" else None
     counts = passages.sentence_counts
-    return OpenIndex(folder, manifest, passages, vectors, lexical, sentences, np.cumsum(counts) - counts, counts)
+    return OpenIndex(folder, manifest, passages, vectors, lexical, sentences, np.cumsum(counts) - counts, counts, exact)
 
 
 def _read_sentences(folder: Path, manifest: Manifest) -> np.ndarray:
-    """The sentence vectors (memory-mapped, never unpickled); the passages' counts of them
-    were checked against the manifest as the passages were opened."""
+    """The sentence vectors; the passages' counts of them were checked against the
+    manifest as the passages were opened."""
     import numpy as np
 
-    path = folder / SENTENCES
     if manifest.format_version < 2:  # written before sentence vectors: passages only
         return np.zeros((0, manifest.dim), np.float32)
+    return _read_matrix(folder / SENTENCES, "sentence vectors", (manifest.sentences, manifest.dim))
+
+
+def _read_matrix(path: Path, what: str, shape: tuple[int, int]) -> np.ndarray:
+    """A float32 matrix of `shape` from a .npy file, never unpickled: read into memory up
+    to IN_MEMORY_BYTES, memory-mapped above (a question then costs only the rows it reads)."""
+    import numpy as np
+
     try:
-        sentences = np.load(path, mmap_mode="r", allow_pickle=False)
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
-        raise IndexCorruptError(path, "the sentence vectors file is missing") from None
+        raise IndexCorruptError(path, f"the {what} file is missing") from None
     except Exception as e:  # noqa: BLE001  (numpy raises many kinds on damaged files: EOFError, BadZipFile, ...)
-        raise IndexCorruptError(path, f"the sentence vectors file is damaged ({type(e).__name__}: {e})") from None
-    if not isinstance(sentences, np.ndarray) or sentences.ndim != 2:
-        raise IndexCorruptError(path, "the sentence vectors file does not hold one matrix")
-    expected = (manifest.sentences, manifest.dim)
-    if sentences.dtype != np.float32 or sentences.shape != expected:
-        raise IndexCorruptError(
-            path, f"it holds {sentences.dtype} vectors of shape {sentences.shape}, the passages call for {expected}"
-        )
-    if sentences.nbytes <= IN_MEMORY_BYTES:  # small: read once, no page faults per question
-        sentences = np.array(sentences)
-    return sentences
+        raise IndexCorruptError(path, f"the {what} file is damaged ({type(e).__name__}: {e})") from None
+    if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:
+        raise IndexCorruptError(path, f"the {what} file does not hold one matrix")
+    if matrix.dtype != np.float32 or matrix.shape != shape:
+        raise IndexCorruptError(path, f"it holds {matrix.dtype} vectors of shape {matrix.shape}, the passages call for {shape}")
+    if matrix.nbytes <= IN_MEMORY_BYTES:  # small: read once, no page faults per question
+        return np.array(matrix)
+    read_at_random(matrix)
+    return matrix
 
 
 def _read_vectors(path: Path) -> faiss.Index:
@@ -151,9 +164,7 @@ def _read_vectors(path: Path) -> faiss.Index:
         index = faiss.read_index(str(path))
     except RuntimeError as e:
         raise IndexCorruptError(path, f"the vectors file is damaged ({str(e).splitlines()[0][:120]})") from None
-    if hasattr(index, "hnsw"):
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    return index
+    return prepare_for_search(index)
 
 
 def sha256(data: bytes) -> str:

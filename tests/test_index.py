@@ -112,6 +112,8 @@ def test_an_index_of_an_older_qa_is_brought_up_to_date_reusing_every_unchanged_t
     old = ("headings", "clean", "units")
     (generation / "passages.jsonl").write_text("".join(json.dumps({k: v for k, v in d.items() if k not in old}) + "\n" for d in lines))
     (generation / "passages.rows.npy").unlink()  # format 4 added it
+    for name in ("term_max.npy", "vocab.terms.npy", "vocab.starts.npy", "vocab.ids.npy"):
+        (generation / "bm25" / name).unlink()  # format 5 added them
     assert open_index(index).manifest.format_version == 2  # still readable as it is
     from qa.search import _engines, get_engine
 
@@ -237,7 +239,9 @@ def _shifted_rows(path: Path) -> None:
         (lambda g: (g / "sentences.npy").write_bytes(b"PK\x03\x04 not a matrix"), "sentence vectors"),
         (lambda g: _pickled_npy(g / "sentences.npy", g), "sentence vectors"),
         (lambda g: _pickled_npy(g / "bm25" / "data.csc.index.npy", g), "BM25"),
-        (lambda g: (g / "bm25" / "vocab.index.json").write_text("[1, 2"), "BM25"),
+        (lambda g: (g / "bm25" / "vocab.ids.npy").write_bytes(b"\x93NUMPY garbage"), "BM25"),
+        (lambda g: np.save(g / "bm25" / "vocab.ids.npy", np.load(g / "bm25" / "vocab.ids.npy") + 10**6), "BM25"),
+        (lambda g: np.save(g / "bm25" / "term_max.npy", np.zeros(3)), "BM25"),
         (lambda g: (g / "manifest.json").write_text(
             re.sub(r'"format_version": \d+', '"format_version": 99', (g / "manifest.json").read_text())), "newer qa"),
         (lambda g: (g.parent / CURRENT).write_text("gen-0\n"), "manifest is missing"),
@@ -248,7 +252,7 @@ def _shifted_rows(path: Path) -> None:
     ],
     ids=["truncated-faiss", "missing-faiss", "bad-manifest", "missing-manifest", "other-dimension", "bad-passages", "bad-offsets",
          "missing-passages", "hand-edited-passages", "truncated-sentences", "empty-sentences", "zip-sentences",
-         "pickled-sentences", "pickled-bm25", "bad-bm25", "newer-format", "dangling-current",
+         "pickled-sentences", "pickled-bm25", "bad-bm25-vocabulary", "bm25-vocabulary-out-of-range", "bm25-term-maxima", "newer-format", "dangling-current",
          "missing-rows", "bad-rows", "pickled-rows", "shifted-rows"],
 )
 def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus, damage, message):
@@ -387,6 +391,31 @@ def test_above_the_threshold_the_index_is_approximate_and_still_finds_and_reuses
     assert retrieve("How do bees share where flowers are?", k=1, index_dir=index)[0].source == "bees.txt"
     write(seeds, "glaciers.txt", PARAGRAPHS[3])
     assert build_index(seeds, index).embedded == 1  # the graph's vectors are read back for reuse
+
+
+def test_above_the_compressed_threshold_codes_propose_and_exact_vectors_decide(corpus, monkeypatch, tmp_path):
+    import qa.vectors
+    from qa.search import _engines, rank
+
+    seeds, index = corpus
+    write(seeds, "glaciers.txt", PARAGRAPHS[3])
+    build_index(seeds, tmp_path / "flat")
+    monkeypatch.setattr(qa.vectors, "COMPRESSED_ABOVE", 2)  # the corpus has 4 passages
+    build_index(seeds, index)
+    opened = open_index(index)
+    assert opened.manifest.index_type == "ivfpq" and type(opened.vectors).__name__ == "IndexIVFPQ"
+    exact = open_index(tmp_path / "flat")
+    assert opened.exact is not None and np.array_equal(opened.exact, exact.passage_vectors())
+    # The codes only propose: every score is the exact one, so the answers are the flat index's.
+    for question in ("How do bees share where flowers are?", "What do glaciers carve?", "What is the capital of France?"):
+        assert rank(question, 3, index_dir=index) == rank(question, 3, index_dir=tmp_path / "flat")
+    write(seeds, "bees.txt", PARAGRAPHS[0], PARAGRAPHS[1] + " They dance in the dark.")
+    _engines.clear()
+    assert build_index(seeds, index).embedded == 1  # the exact vectors are read back for reuse
+    (current_generation(index) / "vectors.npy").unlink()
+    _engines.clear()
+    with pytest.raises(IndexCorruptError, match="exact vectors file is missing"):
+        open_index(index)
 
 
 def test_a_stale_index_brought_up_to_date_names_each_skipped_file_once(corpus, capsys):
