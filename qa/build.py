@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int], None]
 Stage = Callable[[str], None]
+Encode = Callable[..., "np.ndarray"]  # (texts, on_progress=...) -> their vectors, in order
 
 
 def build_index(
@@ -62,6 +64,7 @@ def build_index(
     rebuild: bool = False,
     naive: bool = False,
     stage: Stage | None = None,
+    ray: bool | str = False,
 ) -> IndexStats:
     """Build or bring up to date the index of the documents in `seeds_dir`.
 
@@ -81,6 +84,8 @@ def build_index(
             the baseline that `qa eval --baseline` measures the shipped chunker against.
         stage: called with a few words as each step begins ("reading 24 documents",
             "embedding 1,538 texts", ...), from the start of the build.
+        ray: embed on a Ray cluster (qa.cluster): True for $RAY_ADDRESS's or a Ray runtime
+            started on this machine, or the cluster's address. The index is the same.
 
     Returns:
         IndexStats with files, passages, embedded-now and reused counts, and seconds.
@@ -103,7 +108,19 @@ def build_index(
         previous = _previous(index_path)
         seeds_path = _seeds_for(seeds_dir, previous)
         info = resolve_model_info(resolve_model(model) or (previous.manifest.model_path if previous else None))
-        return _build(seeds_path, index_path, info, previous, progress, rebuild, began, naive, stage)
+        model_arg = None if info.fingerprint.startswith("sha256:") else str(info.path)
+        return _build(seeds_path, index_path, info, previous, progress, rebuild, began, naive, stage, _encoder(ray, info, model_arg))
+
+
+def _encoder(ray: bool | str, info: ModelInfo, model: str | None) -> Encode | None:
+    """What embeds a build's new texts: the model in this process (None), or a Ray cluster."""
+    if ray is False:
+        return None
+    from qa.cluster import connect, encode_on_ray
+
+    address = None if ray is True else str(ray)
+    connect(address)  # before the documents are read: a wrong address is said at once
+    return partial(encode_on_ray, info=info, model=model, address=address)
 
 
 def _seeds_for(seeds_dir: str | os.PathLike[str] | None, previous: OpenIndex | None) -> Path:
@@ -137,6 +154,7 @@ def _build(
     began: float,
     naive: bool = False,
     stage: Stage = lambda _: None,
+    encode: Encode | None = None,
 ) -> IndexStats:
     # What find_documents skips is said when the index changes, not on every check.
     passed_over: list[str] = []
@@ -248,7 +266,7 @@ def _build(
     encoder = question_encoder(embedder)
     same_model = not rebuild and old is not None and old.model_fingerprint == info.fingerprint
     vectors, sentences, counts = _vectors_for(
-        records, sentence_lists, embedder, previous if same_model else None, on_progress, stage
+        records, sentence_lists, embedder, previous if same_model else None, on_progress, stage, encode or embedder.encode
     )
     manifest = Manifest(
         seeds_dir=str(seeds_path),
@@ -293,6 +311,7 @@ def _vectors_for(
     previous: OpenIndex | None,
     on_progress: Progress | None,
     stage: Stage,
+    encode: Encode,
 ) -> tuple[np.ndarray, np.ndarray, Embedded]:
     """Passage and sentence vectors, reused where the same text was embedded before.
 
@@ -322,7 +341,7 @@ def _vectors_for(
     missing = list(dict.fromkeys(t for t in passage_texts + all_sentences if t not in known))
     if missing:
         stage(f"embedding {len(missing):,} texts (passages and their sentences)")
-    fresh = embedder.encode(missing, on_progress=on_progress) if missing else np.zeros((0, embedder.dim), np.float32)
+    fresh = encode(missing, on_progress=on_progress) if missing else np.zeros((0, embedder.dim), np.float32)
     fresh_row = {text: i for i, text in enumerate(missing)}
     old = (
         previous.passage_vectors() if previous is not None and known else None,

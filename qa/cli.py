@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="build or update the index")
     index.add_argument("--rebuild", action="store_true", help="embed everything again")
     index.add_argument("--model", metavar="DIR", help="a local sentence-transformers folder (default $QA_MODEL)")
+    index.add_argument(
+        "--ray", nargs="?", const=True, default=False, metavar="ADDRESS",
+        help="embed on a Ray cluster: the one at ADDRESS (e.g. ray://head:10001), else $RAY_ADDRESS's, else one started here "
+        "(needs pip install 'qa-terminal[cluster]')",
+    )
     _common(index, argparse.SUPPRESS)
 
     watching = commands.add_parser("watch", help="keep the index up to date as documents change, until interrupted")
@@ -284,7 +289,7 @@ def _index(args: argparse.Namespace) -> int:
     with BuildBar() as bar:
         stats = build_index(
             args.settings.seeds_dir, args.settings.index_dir, model=args.settings.model,
-            progress=bar.progress, stage=bar.stage, rebuild=args.rebuild,
+            progress=bar.progress, stage=bar.stage, rebuild=args.rebuild, ray=args.ray,
         )
     print(f"index {'updated' if stats.changed else 'already up to date'}: {stats.summary()}")
     return 0

@@ -1,0 +1,107 @@
+"""Embedding on a Ray cluster (`qa index --ray [ADDRESS]`, the `cluster` extra).
+
+A build is almost all embedding; everything else (reading documents, BM25, writing the
+index) stays in the process that builds. The texts a build has not embedded before go to
+Ray Data, which runs `map_batches` on a pool of actors, each loading the same model and
+checking its fingerprint against the builder's; their vectors come back tagged with
+their row and land in place, so the index is the one a local build writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from qa.errors import ModelError, QAError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from qa.model import ModelInfo
+
+BATCH = 64  # texts per batch, as the local build batches them
+INSTALL_HINT = "install it with: pip install 'qa-terminal[cluster]'"
+
+
+class EmbedBatch:
+    """A Ray Data actor: loads the model once, then embeds batches of {"row", "text"}."""
+
+    def __init__(self, model: str | None, fingerprint: str) -> None:
+        from qa.model import get_embedder, resolve_model_info
+
+        info = resolve_model_info(model)
+        if info.fingerprint != fingerprint:
+            raise ModelError(f"the model at {info.path} on this worker is not the builder's ({info.fingerprint} vs {fingerprint})")
+        self._embedder = get_embedder(info)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        vectors = self._embedder.encode([str(t) for t in batch["text"]], batch_size=BATCH)
+        return {"row": batch["row"], "vector": vectors}
+
+
+def connect(address: str | None) -> Any:
+    """Ray, connected: to the cluster at `address`, else to $RAY_ADDRESS's, else to a Ray
+    runtime started here on this machine's cores. Raises QAError without Ray or a cluster."""
+    try:
+        import ray
+        import ray.data  # the extra brings it; plain `ray` does not
+    except ImportError:
+        raise QAError(f"qa index --ray needs Ray Data: {INSTALL_HINT}") from None
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address or None, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise QAError(f"cannot reach the Ray cluster at {address or 'this machine'}: {str(e).splitlines()[0]}") from None
+    return ray
+
+
+def encode_on_ray(
+    texts: Sequence[str],
+    info: ModelInfo,
+    model: str | None,
+    *,
+    address: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """L2-normalised vectors of `texts`, in order, embedded by actors of a Ray cluster.
+
+    `model` is what each worker resolves (None: the bundled model, which every worker
+    has once qa is installed there; else a folder at the same path on every worker);
+    `info` is the builder's, whose fingerprint every worker's copy must match.
+    """
+    import numpy as np
+
+    ray = connect(address)
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    actors = gpus or max(1, int(resources.get("CPU", 1)))
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    # Longest first, as a local build batches, so each batch holds texts of like length.
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    rows = ray.data.from_items([{"row": i, "text": texts[i]} for i in order], override_num_blocks=max(1, min(len(texts) // BATCH, 4 * actors)))
+    embedded = rows.map_batches(
+        EmbedBatch,
+        fn_constructor_kwargs={"model": model, "fingerprint": info.fingerprint},
+        batch_size=BATCH,
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
+        num_gpus=1 if gpus else 0,
+        num_cpus=0 if gpus else 1,
+    )
+    out = np.zeros((len(texts), 0), np.float32)
+    done = 0
+    try:
+        for batch in embedded.iter_batches(batch_size=None, batch_format="numpy"):
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), batch["vector"].shape[1]), np.float32)
+            out[batch["row"]] = batch["vector"]
+            done += len(batch["row"])
+            if on_progress is not None:
+                on_progress(done, len(texts))
+    except ray.exceptions.RayError as e:  # a worker's error (its model differs, it died) arrives wrapped
+        cause = getattr(e, "cause", None) or e
+        raise QAError(f"embedding on the Ray cluster failed: {str(cause).strip().splitlines()[-1][:300]}") from None
+    if done != len(texts):
+        raise QAError(f"the Ray cluster returned {done} vectors for {len(texts)} texts")
+    return out
