@@ -1,5 +1,8 @@
 """`python -m bench [--quick] [--json PATH] [--no-peer]`: quality, speed, memory and growth in one run.
 
+`python -m bench --scale [...]` measures answering from 16k to a million passages instead
+(bench.scale; `python -m bench --scale --help`).
+
 Prints a table and writes the same figures as JSON. The stdlib corpora and their indexes
 are cached (see bench.corpus.cache_dir): the first full run embeds the whole stdlib's
 docstrings once; later runs embed nothing for them.
@@ -28,6 +31,11 @@ QUICK_SIZES: dict[str, int | None] = {"1k": 1_000}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--scale" in argv:
+        from bench import scale
+
+        return scale.main([a for a in argv if a != "--scale"])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the 1k corpus and the cheap figures: under a minute once cached")
     parser.add_argument("--json", type=Path, help="where to write the figures (default bench/results/quick.json or full.json)")

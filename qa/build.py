@@ -345,7 +345,7 @@ def _vectors_for(
     fresh_row = {text: i for i, text in enumerate(missing)}
     old = (
         previous.passage_vectors() if previous is not None and known else None,
-        previous.sentences if previous is not None else None,
+        previous.sentence_vectors() if previous is not None else None,
     )
 
     def vectors(texts: list[str]) -> np.ndarray:

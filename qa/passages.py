@@ -2,8 +2,9 @@
 
 `passages.jsonl` holds one passage per line (line i describes vector i); `passages.rows.npy`
 says where each line begins, how many unit vectors the passage owns and the line's CRC-32.
-An answering process maps both files and parses only the lines of the passages it returns,
-so a million passages cost the operating system's page cache, not the process's heap.
+An answering process reads only the lines of the passages it returns (one positioned
+read each, qa.ondisk) and parses them, so a million passages cost the operating system's
+page cache, not the process's memory.
 
 A file up to CHECK_ALL_BYTES is checked whole when the index opens (its SHA-256 against
 the manifest, every line parsed); a larger one line by line as lines are read (CRC-32),
@@ -13,7 +14,6 @@ so that opening stays fast however large the corpus.
 from __future__ import annotations
 
 import json
-import mmap
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from qa.errors import IndexCorruptError
-from qa.mapping import read_at_random
+from qa.ondisk import FileBytes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -106,7 +106,7 @@ class PassageTable(Sequence[PassageRecord]):
     `sentence_counts[i]` is passage i's number of unit vectors, held as one array.
     """
 
-    def __init__(self, path: Path, data: bytes | mmap.mmap, starts: np.ndarray, counts: np.ndarray, crcs: np.ndarray | None) -> None:
+    def __init__(self, path: Path, data: bytes | FileBytes, starts: np.ndarray, counts: np.ndarray, crcs: np.ndarray | None) -> None:
         self.path = path
         self._data = data
         self._starts = starts  # n + 1 byte offsets: line i is data[starts[i]:starts[i + 1]]
@@ -156,15 +156,14 @@ def read_passages(folder: Path, manifest: Manifest) -> PassageTable:
         with path.open("rb") as f:
             size = f.seek(0, 2)
             f.seek(0)
-            data: bytes | mmap.mmap = f.read() if size <= CHECK_ALL_BYTES else mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        read_at_random(data)
+            data: bytes | FileBytes = f.read() if size <= CHECK_ALL_BYTES else FileBytes(path)
     except FileNotFoundError:
         raise IndexCorruptError(path, "the passages file is missing") from None
     except OSError as e:
         raise IndexCorruptError(path, f"unreadable ({e})") from None
     rows = _read_rows(folder, manifest, size)
     if rows is None or isinstance(data, bytes):  # small, or format 3 (no rows): check it all now
-        return _checked_whole(path, data if isinstance(data, bytes) else bytes(data), manifest, rows)
+        return _checked_whole(path, data if isinstance(data, bytes) else data[0 : len(data)], manifest, rows)
     starts = np.append(rows[:, 0], size)
     if len(rows) != manifest.passages:
         raise IndexCorruptError(folder / ROWS, f"it holds {len(rows)} rows, the manifest says {manifest.passages}")
@@ -182,7 +181,6 @@ def _read_rows(folder: Path, manifest: Manifest, size: int) -> np.ndarray | None
         return None
     try:
         rows = np.load(path, mmap_mode="r" if size > CHECK_ALL_BYTES else None, allow_pickle=False)
-        read_at_random(rows)
     except FileNotFoundError:
         raise IndexCorruptError(path, "the file of passage rows is missing") from None
     except Exception as e:  # noqa: BLE001  (numpy raises many kinds on damaged files)

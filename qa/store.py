@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 from qa.errors import IndexCorruptError, PathError
 from qa.lexical import LexicalIndex
 from qa.manifest import Manifest, read_manifest
-from qa.mapping import read_at_random
 from qa.notices import notice
+from qa.ondisk import Rows
 from qa.passages import PassageTable, read_passages
 from qa.vectors import EXACT, import_faiss, prepare_for_search
 
@@ -48,8 +48,8 @@ IN_MEMORY_BYTES = 32 * 2**20
 class OpenIndex:
     """A loaded generation: manifest, passages, vectors and the lexical index.
 
-    `sentences` holds the vectors of the passages' sentences, memory-mapped: passage i
-    owns rows `sentence_start[i]` to `sentence_start[i] + passages[i].sentences`.
+    `sentences` holds the vectors of the passages' sentences (on disk when large, see
+    qa.ondisk): passage i owns rows `sentence_start[i]` to `sentence_start[i] + passages[i].sentences`.
     """
 
     folder: Path
@@ -57,15 +57,21 @@ class OpenIndex:
     passages: PassageTable
     vectors: faiss.Index
     lexical: LexicalIndex
-    sentences: np.ndarray
+    sentences: np.ndarray | Rows
     sentence_start: np.ndarray
     sentence_counts: np.ndarray  # passages[i].sentences, as an array
-    # The exact passage vectors, memory-mapped, when `vectors` holds only compressed codes.
-    exact: np.ndarray | None = None
+    # The exact passage vectors when `vectors` holds only compressed codes.
+    exact: np.ndarray | Rows | None = None
 
     def passage_vectors(self) -> np.ndarray:
-        """Every passage's exact vector, in row order (memory-mapped for a compressed index)."""
-        return self.exact if self.exact is not None else self.vectors.reconstruct_n(0, self.vectors.ntotal)
+        """Every passage's exact vector, in row order (memory-mapped when large)."""
+        if self.exact is None:
+            return self.vectors.reconstruct_n(0, self.vectors.ntotal)
+        return self.exact.whole() if isinstance(self.exact, Rows) else self.exact
+
+    def sentence_vectors(self) -> np.ndarray:
+        """Every sentence vector, in row order (memory-mapped when large)."""
+        return self.sentences.whole() if isinstance(self.sentences, Rows) else self.sentences
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -125,7 +131,7 @@ def open_generation(folder: Path) -> OpenIndex:
     return OpenIndex(folder, manifest, passages, vectors, lexical, sentences, np.cumsum(counts) - counts, counts, exact)
 
 
-def _read_sentences(folder: Path, manifest: Manifest) -> np.ndarray:
+def _read_sentences(folder: Path, manifest: Manifest) -> np.ndarray | Rows:
     """The sentence vectors; the passages' counts of them were checked against the
     manifest as the passages were opened."""
     import numpy as np
@@ -135,9 +141,9 @@ def _read_sentences(folder: Path, manifest: Manifest) -> np.ndarray:
     return _read_matrix(folder / SENTENCES, "sentence vectors", (manifest.sentences, manifest.dim))
 
 
-def _read_matrix(path: Path, what: str, shape: tuple[int, int]) -> np.ndarray:
+def _read_matrix(path: Path, what: str, shape: tuple[int, int]) -> np.ndarray | Rows:
     """A float32 matrix of `shape` from a .npy file, never unpickled: read into memory up
-    to IN_MEMORY_BYTES, memory-mapped above (a question then costs only the rows it reads)."""
+    to IN_MEMORY_BYTES, above that left on disk and read a few rows at a time (qa.ondisk)."""
     import numpy as np
 
     try:
@@ -148,12 +154,11 @@ def _read_matrix(path: Path, what: str, shape: tuple[int, int]) -> np.ndarray:
         raise IndexCorruptError(path, f"the {what} file is damaged ({type(e).__name__}: {e})") from None
     if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:
         raise IndexCorruptError(path, f"the {what} file does not hold one matrix")
-    if matrix.dtype != np.float32 or matrix.shape != shape:
+    if matrix.dtype != np.float32 or matrix.shape != shape or not matrix.flags.c_contiguous:
         raise IndexCorruptError(path, f"it holds {matrix.dtype} vectors of shape {matrix.shape}, the passages call for {shape}")
-    if matrix.nbytes <= IN_MEMORY_BYTES:  # small: read once, no page faults per question
+    if matrix.nbytes <= IN_MEMORY_BYTES:  # small: read once, no reads per question
         return np.array(matrix)
-    read_at_random(matrix)
-    return matrix
+    return Rows(path, shape, int(getattr(matrix, "offset", 0)))
 
 
 def _read_vectors(path: Path) -> faiss.Index:

@@ -47,7 +47,7 @@ def same_index(a: Path, b: Path) -> None:
     assert (current_generation(a) / PASSAGES).read_bytes() == (current_generation(b) / PASSAGES).read_bytes()
     assert one.manifest.passages == two.manifest.passages > 0 and one.manifest.sentences == two.manifest.sentences > 0
     assert np.abs(one.passage_vectors() - two.passage_vectors()).max() < 1e-5
-    assert np.abs(np.asarray(one.sentences) - np.asarray(two.sentences)).max() < 1e-5
+    assert np.abs(one.sentence_vectors() - two.sentence_vectors()).max() < 1e-5
 
 
 def test_a_ray_build_writes_the_index_a_local_build_writes_and_reembeds_only_what_changed(tmp_path, embedder, local_ray):
