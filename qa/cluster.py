@@ -10,6 +10,9 @@ their row and land in place, so the index is the one a local build writes.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +24,8 @@ if TYPE_CHECKING:
     from qa.model import ModelInfo
 
 BATCH = 64  # texts per batch, as the local build batches them
-INSTALL_HINT = "install it with: pip install 'qa-terminal[cluster]'"
+REACH_SECONDS = 5
+INSTALL_HINT = "install it with pip install 'ray[data]' (or qa's cluster extra: pip install -e '.[cluster]' in its folder)"
 
 
 class EmbedBatch:
@@ -49,11 +53,31 @@ def connect(address: str | None) -> Any:
     except ImportError:
         raise QAError(f"qa index --ray needs Ray Data: {INSTALL_HINT}") from None
     if not ray.is_initialized():
+        reachable(address or os.environ.get("RAY_ADDRESS"))
+        # Ray's own notes (execution plans, progress) would interleave with the build's
+        # progress line: only its errors are shown.
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         try:
-            ray.init(address=address or None, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+            ray.init(address=address or None, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise QAError(f"cannot reach the Ray cluster at {address or 'this machine'}: {str(e).splitlines()[0]}") from None
     return ray
+
+
+def reachable(address: str | None) -> None:
+    """Raise QAError unless `address` ("host:port" or "ray://host:port"; None or "auto":
+    none to check) accepts a connection: Ray itself retries an unreachable address for
+    minutes, printing its retries."""
+    if not address or address == "auto" or address.startswith("local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not port.isdigit():
+        raise QAError(f"a Ray cluster's address is HOST:PORT (or ray://HOST:PORT), not {address!r}")
+    try:
+        socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=REACH_SECONDS).close()
+    except OSError as e:
+        reason = e.strerror or str(e) or type(e).__name__
+        raise QAError(f"cannot reach the Ray cluster at {address}: {reason} (is `ray start --head` running there?)") from None
 
 
 def encode_on_ray(
@@ -77,18 +101,25 @@ def encode_on_ray(
     gpus = int(resources.get("GPU", 0))
     actors = gpus or max(1, int(resources.get("CPU", 1)))
     context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
+    context.enable_progress_bars = False  # the build's progress line says how far it is
+    context.print_on_execution_start = False
     # Longest first, as a local build batches, so each batch holds texts of like length.
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     rows = ray.data.from_items([{"row": i, "text": texts[i]} for i in order], override_num_blocks=max(1, min(len(texts) // BATCH, 4 * actors)))
-    embedded = rows.map_batches(
-        EmbedBatch,
-        fn_constructor_kwargs={"model": model, "fingerprint": info.fingerprint},
-        batch_size=BATCH,
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
-        num_gpus=1 if gpus else 0,
-        num_cpus=0 if gpus else 1,
-    )
+    with warnings.catch_warnings():
+        # max_restarts=0 is how Ray's own actor pool code says to turn restarts off (else its
+        # core warns on stderr about restarting actors); its map_batches flags any such
+        # argument as deprecated, with no named replacement yet (Ray 2.60).
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        embedded = rows.map_batches(
+            EmbedBatch,
+            fn_constructor_kwargs={"model": model, "fingerprint": info.fingerprint},
+            batch_size=BATCH,
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
+            num_gpus=1 if gpus else 0,
+            num_cpus=0 if gpus else 1,
+            max_restarts=0,  # a worker that dies fails the build, which says so; the index in use stays
+        )
     out = np.zeros((len(texts), 0), np.float32)
     done = 0
     try:

@@ -7,6 +7,7 @@ loading the model as a cluster's workers do.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -75,5 +76,20 @@ def test_without_ray_installed_qa_index_ray_says_how_to_install_it(tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "pip install 'qa-terminal[cluster]'" in done.stderr
+    assert "pip install 'ray[data]'" in done.stderr
     assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_an_unreachable_cluster_is_said_at_once_and_nothing_is_written(tmp_path):
+    seeds = seeds_in(tmp_path)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # a port nothing listens on
+    for address, message in ((f"127.0.0.1:{port}", "cannot reach the Ray cluster"), ("headnode", "HOST:PORT")):
+        done = subprocess.run(
+            [sys.executable, "-m", "qa", "index", "--seeds", str(seeds), "--index", str(tmp_path / "index"), "--ray", address],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
+        assert not (tmp_path / "index" / "CURRENT").exists()
