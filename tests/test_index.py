@@ -404,6 +404,7 @@ def test_above_the_compressed_threshold_codes_propose_and_exact_vectors_decide(c
     build_index(seeds, tmp_path / "flat")
     monkeypatch.setattr(qa.vectors, "COMPRESSED_ABOVE", 2)  # the corpus has 4 passages
     monkeypatch.setattr(qa.store, "IN_MEMORY_BYTES", 0)  # vectors read a few rows at a time, as in a large index
+    monkeypatch.setattr(qa.store, "MAPPED_BYTES", 0)
     build_index(seeds, index)
     opened = open_index(index)
     assert opened.manifest.index_type == "ivfpq" and type(opened.vectors).__name__ == "IndexIVFPQ"
