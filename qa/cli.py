@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument(
         "--ray", nargs="?", const=True, default=False, metavar="ADDRESS",
         help="embed on a Ray cluster: the one at ADDRESS (e.g. ray://head:10001), else $RAY_ADDRESS's, else one started here "
-        "(needs pip install 'qa-terminal[cluster]')",
+        "(needs Ray Data: the cluster extra)",
     )
     _common(index, argparse.SUPPRESS)
 
