@@ -67,7 +67,11 @@ async def ask(pilot, question: str) -> AnswerMessage | None:
     await pilot.press("enter")
     await until(pilot, lambda: len(app.query(AnswerMessage)) + len(app.query("NoteMessage.error")) > before)
     answers = app.query(AnswerMessage)
-    return answers.last() if answers else None
+    if not answers:
+        return None
+    # In the DOM as soon as it is mounted, its passages only once it has composed them.
+    await until(pilot, lambda: answers.last().is_mounted)
+    return answers.last()
 
 
 def letter_index(tmp_path: Path) -> tuple[Path, Path]:

@@ -193,5 +193,5 @@ async def test_a_question_asked_before_the_index_is_ready_is_shown_at_once_then_
             assert "Waiting" in plain(app.query("PendingMessage").last())
         finally:
             release.set()
-        await until(pilot, lambda: bool(app.query(AnswerMessage)))
+        await until(pilot, lambda: bool(app.query(AnswerMessage)) and app.query(AnswerMessage).last().is_mounted)
         assert app.query(AnswerMessage).last().query(PassageView).first().passage.source == "otters.md"
