@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import warnings
 from collections.abc import Callable, Sequence
@@ -54,11 +55,12 @@ def connect(address: str | None) -> Any:
         raise QAError(f"qa index --ray needs Ray Data: {INSTALL_HINT}") from None
     if not ray.is_initialized():
         reachable(address or os.environ.get("RAY_ADDRESS"))
-        # Ray's own notes (execution plans, progress) would interleave with the build's
-        # progress line: only its errors are shown.
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        # Ray's own notes (execution plans, progress, a worker's failure with its stack
+        # trace) would interleave with the build's progress line: a failure reaches the
+        # user as one line, from encode_on_ray.
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
         try:
-            ray.init(address=address or None, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+            ray.init(address=address or None, include_dashboard=False, logging_level=logging.CRITICAL, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise QAError(f"cannot reach the Ray cluster at {address or 'this machine'}: {str(e).splitlines()[0]}") from None
     return ray
@@ -132,7 +134,8 @@ def encode_on_ray(
                 on_progress(done, len(texts))
     except ray.exceptions.RayError as e:  # a worker's error (its model differs, it died) arrives wrapped
         cause = getattr(e, "cause", None) or e
-        raise QAError(f"embedding on the Ray cluster failed: {str(cause).strip().splitlines()[-1][:300]}") from None
+        last = re.sub(r"^[\w.]+(Error|Exception): ", "", str(cause).strip().splitlines()[-1])  # the worker's own message
+        raise QAError(f"embedding on the Ray cluster failed: {last[:300]}") from None
     if done != len(texts):
         raise QAError(f"the Ray cluster returned {done} vectors for {len(texts)} texts")
     return out

@@ -93,3 +93,16 @@ def test_an_unreachable_cluster_is_said_at_once_and_nothing_is_written(tmp_path)
         )
         assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
         assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_a_worker_whose_model_is_not_the_builders_fails_the_embedding_with_one_line(embedder, local_ray):
+    from dataclasses import replace
+
+    from qa.cluster import encode_on_ray
+    from qa.errors import QAError
+
+    # What a worker with another copy of the model sees: a fingerprint that is not its own.
+    builder = replace(embedder.info, fingerprint="sha256:" + "0" * 64)
+    with pytest.raises(QAError, match="embedding on the Ray cluster failed: .*not the builder's") as raised:
+        encode_on_ray(["Bees dance.", "Otters sleep holding hands."], builder, None)
+    assert "\n" not in str(raised.value)
