@@ -133,8 +133,9 @@ class BuildBar:
 
     def stage(self, text: str) -> None:
         """A step begins: reading, loading the model, embedding N texts, writing."""
-        if self._started():
-            self._bar.update(self._task, description=text, completed=0, total=None)
+        if self._started():  # a new task: rich's update cannot make a counted one indeterminate again
+            self._bar.remove_task(self._task)
+            self._task = self._bar.add_task(text, total=None)
 
     def progress(self, done: int, total: int) -> None:
         """(done, total) texts embedded."""
