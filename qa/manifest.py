@@ -13,9 +13,9 @@ from qa.errors import IndexCorruptError
 # still read, and brought up to date on first use by embedding only its sentences.
 # 3: passages carry their heading path, their text without markup and their units.
 # 4: passages.rows.npy says where each passage's line begins (read on demand), with its CRC-32.
-# 5: above a million passages, compressed codes with the exact vectors beside them
-# (vectors.npy), and each BM25 term's highest score (bm25/term_max.npy): large arrays are
-# memory-mapped, so opening reads no more than it must.
+# 5: above 200,000 passages, compressed codes with the exact vectors beside them
+# (vectors.npy); BM25's term maxima and vocabulary as arrays (bm25/term_max.npy, vocab.*.npy),
+# so opening parses nothing and reads no more than it must.
 FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 

@@ -1,5 +1,5 @@
 """The vector index: exact search while it is fast, a graph above that, compressed codes
-re-scored exactly above a million passages, and FAISS's threads.
+re-scored exactly above 200,000 passages, and FAISS's threads.
 
 faiss is imported without torch, so the read path never loads it. A build imports torch
 first (qa.model); README, "Index", says what the import order costs.
