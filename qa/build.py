@@ -110,11 +110,16 @@ def build_index(
         previous = _previous(index_path)
         seeds_path = _seeds_for(seeds_dir, previous)
         info = resolve_model_info(resolve_model(model) or (previous.manifest.model_path if previous else None))
-        model_arg = None if info.fingerprint.startswith("sha256:") else str(info.path)
-        return _build(seeds_path, index_path, info, previous, progress, rebuild, began, naive, stage, _encoder(ray, info, model_arg))
+        return _build(seeds_path, index_path, info, previous, progress, rebuild, began, naive, stage, _encoder(ray, info))
 
 
-def _encoder(ray: bool | str, info: ModelInfo, model: str | None) -> Encode | None:
+def _model_path(info: ModelInfo) -> str | None:
+    """How the index (and a Ray worker) names the model: None for the bundled one, which
+    every install has, else its folder."""
+    return None if info.fingerprint.startswith("sha256:") else str(info.path)
+
+
+def _encoder(ray: bool | str, info: ModelInfo) -> Encode | None:
     """What embeds a build's new texts: the model in this process (None), or a Ray cluster."""
     if ray is False:
         return None
@@ -122,7 +127,7 @@ def _encoder(ray: bool | str, info: ModelInfo, model: str | None) -> Encode | No
 
     address = None if ray is True else str(ray)
     connect(address)  # before the documents are read: a wrong address is said at once
-    return partial(encode_on_ray, info=info, model=model, address=address)
+    return partial(encode_on_ray, info=info, model=_model_path(info), address=address)
 
 
 def _seeds_for(seeds_dir: str | os.PathLike[str] | None, previous: OpenIndex | None) -> Path:
@@ -273,7 +278,7 @@ def _build(
     manifest = Manifest(
         seeds_dir=str(seeds_path),
         model_name=info.name,
-        model_path=None if info.fingerprint.startswith("sha256:") else str(info.path),
+        model_path=_model_path(info),
         model_fingerprint=info.fingerprint,
         dim=embedder.dim,
         chunking=chunk_settings((pieces or word_pieces(info))[1], naive=naive),
@@ -450,7 +455,7 @@ def _write_generation(
         raise PathError(f"cannot write the index folder {index_path}: {e.strerror or e}; {INDEX_HINT}") from None
     try:
         manifest = replace(manifest, passages_sha256=sha256(write_passages(staging, records)))
-        write_vector_index(staging, vectors, VECTORS)
+        write_vector_index(staging, vectors, VECTORS, manifest.index_type)  # the kind the manifest records
         np.save(staging / SENTENCES, sentences, allow_pickle=False)
         LexicalIndex.build([lexical_text(r) for r in records]).save(staging / LEXICAL)
         (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")

@@ -54,10 +54,7 @@ class Rows:
     consecutive rows are read at once."""
 
     def __init__(self, path: Path, shape: tuple[int, int], offset: int) -> None:
-        import numpy as np
-
-        self.path, self.shape, self.dtype, self.ndim = path, shape, np.dtype(np.float32), 2
-        self.nbytes = shape[0] * shape[1] * 4
+        self.path, self.shape = path, shape
         self._offset, self._row = offset, shape[1] * 4
         self._bytes = FileBytes(path)
 

@@ -192,8 +192,10 @@ class Engine:
         """The rows of the `k` passages nearest `vector`, nearest first, as search finds them
         (exactly up to APPROXIMATE_ABOVE passages, approximately above)."""
         ids, every = self._nearest(vector, min(k, self.index.vectors.ntotal))
-        cosine = every[ids] if every is not None else self._exact_vectors(np.sort(ids)) @ vector
-        return (ids if every is not None else np.sort(ids))[np.argsort(-cosine, kind="stable")]
+        if every is None:
+            ids = np.sort(ids)
+        cosine = every[ids] if every is not None else self._exact_vectors(ids) @ vector
+        return ids[np.argsort(-cosine, kind="stable")]
 
     def _nearest(self, vector: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray | None]:
         """The `depth` nearest rows in no order, and every passage's cosine when search computed them all."""

@@ -97,16 +97,14 @@ def make_vector_index(vectors: np.ndarray, kind: str | None = None) -> faiss.Ind
     return index
 
 
-def write_vector_index(folder: Path, vectors: np.ndarray, name: str) -> str:
-    """Write the index of `vectors` that suits their number as `folder/name` (and, for a
-    compressed one, the exact vectors as `folder/EXACT`); returns its kind."""
+def write_vector_index(folder: Path, vectors: np.ndarray, name: str, kind: str) -> None:
+    """Write the index of `kind` over `vectors` as `folder/name` (and, for a compressed
+    one, the exact vectors as `folder/EXACT`)."""
     import numpy as np
 
-    kind = index_type_for(len(vectors))
     import_faiss().write_index(make_vector_index(vectors, kind), str(folder / name))
     if kind == "ivfpq":
         np.save(folder / EXACT, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
-    return kind
 
 
 def prepare_for_search(index: faiss.Index) -> faiss.Index:
