@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -59,3 +60,18 @@ def run_qa(*args: str, env: dict[str, str] | None = None, cwd: Path | None = Non
         [sys.executable, "-m", "qa", *args],
         capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=timeout, input=input,
     )
+
+
+@contextlib.contextmanager
+def busy_cores():
+    """Every core kept busy by a spinning process (at most 8) while the block runs: the
+    load of a laptop doing something else, under which timing races show themselves."""
+    count = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2, 8)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+        for spinner in spinners:
+            spinner.wait(timeout=30)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import shutil
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +12,7 @@ from textual.widgets import Collapsible, Static, TextArea
 from qa.documents import read_document
 from qa.types import NOT_FOUND
 from tests.conftest import LETTER, SEEDS
+from tests.pilot import ask, in_loop, plain, transcript, until
 from tui.app import QAApp
 from tui.source import SourceScreen
 from tui.text import visible
@@ -24,54 +21,10 @@ from tui.transcript import AnswerMessage, CitationLink, QuestionMessage
 SIZE = (100, 30)
 
 
-def in_loop(test):
-    """Run an async test in its own event loop (no async plugin needed)."""
-
-    @functools.wraps(test)
-    def run(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-
-    return run
-
-
 def letter_line(words: str) -> int:
     """The 1-based line of the seed letter that holds `words` (read from the file, not the app)."""
     text = (SEEDS / LETTER).read_text(encoding="utf-8")
     return text.count("\n", 0, text.index(words)) + 1
-
-
-def plain(widget: Static) -> str:
-    content = widget.content
-    return content if isinstance(content, str) else content.plain  # type: ignore[union-attr]
-
-
-def transcript(app: QAApp) -> str:
-    """Everything the transcript shows, as plain text."""
-    return "\n".join(plain(w) for w in app.query("#transcript Static"))
-
-
-async def until(pilot, condition: Callable[[], bool], timeout: float = 120) -> None:
-    """Let the app run until `condition` holds (workers finish, screens open)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the app did not get there in time"
-        await pilot.pause(0.05)
-
-
-async def ask(pilot, question: str) -> AnswerMessage | None:
-    """Type a question, press enter and wait for its answer (or an error note)."""
-    app: QAApp = pilot.app
-    before = len(app.query(AnswerMessage)) + len(app.query("NoteMessage.error"))
-    app.query_one("#question").focus()
-    app.query_one("#question").value = question
-    await pilot.press("enter")
-    await until(pilot, lambda: len(app.query(AnswerMessage)) + len(app.query("NoteMessage.error")) > before)
-    answers = app.query(AnswerMessage)
-    if not answers:
-        return None
-    # In the DOM as soon as it is mounted, its passages only once it has composed them.
-    await until(pilot, lambda: answers.last().is_mounted)
-    return answers.last()
 
 
 def letter_index(tmp_path: Path) -> tuple[Path, Path]:

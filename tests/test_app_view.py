@@ -3,6 +3,8 @@ the folder. Driven with Pilot at the sizes people use, on the real model and rea
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 import threading
 from pathlib import Path
@@ -10,12 +12,13 @@ from pathlib import Path
 import pytest
 from textual.widget import Widget
 
-from tests.conftest import LETTER
-from tests.test_app import ask as ask_and_wait
-from tests.test_app import in_loop, letter_index, plain, until
+from tests.conftest import DATA, LETTER, busy_cores
+from tests.pilot import ask as ask_and_wait
+from tests.pilot import in_loop, plain, screen_text, until
+from tests.test_app import letter_index
 from tui.app import QAApp
 from tui.source import SourceScreen
-from tui.transcript import AnswerMessage, PassageView, QuestionMessage
+from tui.transcript import AnswerMessage, CitationLink, PassageView, QuestionMessage
 
 QUESTIONS = [
     "Who took part in the listening project?",
@@ -35,20 +38,51 @@ def fully_shown(widget: Widget, app: QAApp) -> bool:
     return widget.region.height > 0 and area.y <= widget.region.y and widget.region.bottom <= area.bottom
 
 
-@pytest.mark.parametrize("size", [(80, 24), (130, 45)])
+def in_view(app: QAApp, answer: AnswerMessage) -> bool:
+    """The question, the answer sentence and the first citation (if any) all on screen."""
+    said = list(app.query_one("#transcript").children)
+    asked = said[said.index(answer) - 1]
+    parts = [asked, answer.query_one(".answer-sentence")]
+    if answer.has_class("found"):
+        parts.append(answer.query(PassageView).first().query_one(CitationLink))
+    return isinstance(asked, QuestionMessage) and all(fully_shown(part, app) for part in parts)
+
+
+async def open_and_close_a_citation(pilot) -> None:
+    await pilot.press("escape", "1")  # out of the input, then citation 1
+    await until(pilot, lambda: isinstance(pilot.app.screen, SourceScreen), what="the source panel did not open")
+    await pilot.press("escape")
+    await until(pilot, lambda: not isinstance(pilot.app.screen, SourceScreen), what="the source panel did not close")
+
+
+# What a person does between questions: nothing, go back to the start, page up, read a source.
+MOVES = [(), ("ctrl+home",), ("pageup",), open_and_close_a_citation]
+TWENTY = [json.loads(line)["q"] for line in (DATA / "seed_questions.jsonl").read_text(encoding="utf-8").splitlines()[:20]]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (130, 40)])
 @in_loop
-async def test_each_new_answer_lands_in_view_question_sentence_and_first_passage(seed_index, tmp_path, size):
+async def test_twenty_answers_in_a_row_each_land_in_view_the_last_ten_with_every_core_busy(seed_index, tmp_path, size):
     app = QAApp(seed_index, history_path=tmp_path / "h.jsonl", follow=False)
-    async with app.run_test(size=size) as pilot:
-        for question in QUESTIONS:
-            answer = await ask_and_wait(pilot, question)
-            asked = app.query(QuestionMessage).last()
-            assert plain(asked).endswith(question)
-            # The scroll that follows the answer runs after the next refresh (later on a busy machine).
-            await until(pilot, lambda: fully_shown(asked, app), timeout=10)
-            assert fully_shown(answer.query_one(".answer-sentence"), app), (size, question)
-            assert shown(answer.query(PassageView).first(), app), (size, question)
-            assert app.query_one("#question").has_focus
+    with contextlib.ExitStack() as load:
+        async with app.run_test(size=size) as pilot:
+            for number, question in enumerate(TWENTY):
+                if number == 10:
+                    load.enter_context(busy_cores())
+                move = MOVES[number % len(MOVES)]
+                if number and callable(move):
+                    await move(pilot)
+                elif number:
+                    await pilot.press(*move)
+                answer = await ask_and_wait(pilot, question)
+                assert answer is not None
+                where = f"answer {number + 1} at {size[0]}x{size[1]} ({question!r})"
+                await until(pilot, lambda: in_view(app, answer), timeout=30, what=f"{where} is not in view")
+                for _ in range(3):  # and it stays there: nothing scrolls it away afterwards
+                    await pilot.pause()
+                    assert in_view(app, answer), f"{where} left the view; the screen showed:\n{screen_text(app)}"
+                assert not app.query_one("#new-answer").display, where  # not scrolled away: no marker
+                assert app.query_one("#question").has_focus
 
 
 @in_loop

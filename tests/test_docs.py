@@ -14,7 +14,7 @@ from qa.documents import read_document
 from qa.evaluate import evaluate, load_questions
 from qa.store import open_index
 from tests.conftest import run_qa
-from tests.test_app import ask, in_loop, plain
+from tests.pilot import ask, in_loop, plain
 from tui.app import QAApp
 from tui.transcript import PassageView
 

@@ -123,7 +123,7 @@ def test_the_source_panel_shows_the_passages_page(tmp_path):
 
     from textual.widgets import TextArea
 
-    from tests.test_app import ask, until
+    from tests.pilot import ask, until
     from tui.app import QAApp
     from tui.source import SourceScreen
 

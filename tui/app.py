@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
@@ -34,7 +34,7 @@ from tui.messages import AnswerReady, FolderChanged, IndexReady, IndexUpdated, S
 from tui.prompt import QuestionInput
 from tui.source import SourceScreen
 from tui.text import visible
-from tui.transcript import AnswerMessage, CitationLink, NoteMessage, PendingMessage, QuestionMessage
+from tui.transcript import AnswerMessage, CitationLink, NoteMessage, PendingMessage, QuestionMessage, Transcript
 
 if TYPE_CHECKING:
     from qa.chat import Chat
@@ -177,7 +177,6 @@ class QAApp(App[None]):
         self._forget = False
         self._notices = _NoticeHandler(self)
         self._unseen: Widget | None = None  # an answer that arrived while the user read above it
-        self._end_pending = False
         self._stop_watching = threading.Event()
         self._watching = False
         self._changed_meanwhile = False  # the folder changed during a build: build again after it
@@ -186,8 +185,7 @@ class QAApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="transcript"):
-            yield NoteMessage(WELCOME)
+        yield Transcript(NoteMessage(WELCOME), id="transcript")
         yield Static("new answer ↓  (ctrl+end)", id="new-answer")
         with Horizontal(id="status"):
             yield Static(id="status-text")
@@ -227,43 +225,32 @@ class QAApp(App[None]):
         if total is not None:
             bar.update(total=max(total, 1), progress=done or 0)
 
-    def _say(self, *widgets: Widget) -> None:
-        self.query_one("#transcript").mount_all(widgets)
-        self._end_pending = True  # the user is following until the scroll below has happened
-        self.call_after_refresh(self._to_end)
+    @property
+    def transcript(self) -> Transcript:
+        return self.query_one("#transcript", Transcript)
 
-    def _to_end(self) -> None:
-        self._end_pending = False
-        self.query_one("#transcript").scroll_end(animate=False)
+    def _say(self, *widgets: Widget) -> None:
+        self.transcript.say(*widgets)
 
     def _note(self, text: str, *, error: bool = False) -> None:
         self._say(NoteMessage(text, error=error))
 
-    def _following(self) -> bool:
-        """Whether the transcript shows its end (the user has not scrolled up to read)."""
-        transcript = self.query_one("#transcript")
-        return self._end_pending or transcript.scroll_y >= transcript.max_scroll_y - 1
-
     def _scrolled(self) -> None:
-        """Hide the "new answer" marker once the answer it points to is in view."""
+        """Hide the "new answer" marker once the answer it points to is in view, or above it."""
         if self._unseen is None:
             return
-        transcript = self.query_one("#transcript")
-        if not self._unseen.is_attached or transcript.scroll_y + transcript.content_region.height > self._unseen.virtual_region.y:
+        transcript = self.transcript
+        if not self._unseen.is_attached or transcript.scroll_y + transcript.scrollable_content_region.height > self._unseen.virtual_region.y:
             self._unseen = None
             self.query_one("#new-answer").display = False
 
     def action_scroll_transcript(self, where: str) -> None:
         """Page up or down, or go to the start or end, in the transcript (from the input)."""
-        transcript = self.query_one("#transcript")
-        {
-            "page_up": transcript.scroll_page_up, "page_down": transcript.scroll_page_down,
-            "home": transcript.scroll_home, "end": transcript.scroll_end,
-        }[where](animate=False)
+        self.transcript.read(where)
 
     def on_click(self, event: events.Click) -> None:
         if event.widget is not None and event.widget.id == "new-answer" and self._unseen is not None:
-            self._unseen.scroll_visible(top=True, animate=False)
+            self.transcript.pin(self._unseen)
 
     def on_key(self, event: events.Key) -> None:
         """A character typed while the transcript has the focus goes to the question (the
@@ -475,14 +462,18 @@ class QAApp(App[None]):
         if turn.pending.is_attached:  # not cleared away meanwhile
             if reply is not None:
                 self.replies.append(reply)
-                following = self._following()
-                turn.pending.parent.mount(AnswerMessage(reply), after=turn.pending)  # type: ignore[union-attr]
+                transcript = self.transcript
+                at_end = transcript.at_end
+                transcript.mount(AnswerMessage(reply), after=turn.pending)
                 turn.pending.remove()
-                if following:  # show the reply from its question down, as a person reads it
-                    self.call_after_refresh(turn.asked.scroll_visible, top=True, animate=False)
-                else:  # the user is reading above: say there is more, do not move the text
-                    self._unseen = turn.asked
-                    self.query_one("#new-answer").display = True
+                if transcript.pinned is None:
+                    if at_end:  # the person scrolled, but is at the end: read the reply from its question
+                        transcript.pin(turn.asked)
+                    else:  # reading above: say there is more, do not move the text
+                        self._unseen = turn.asked
+                        self.query_one("#new-answer").display = True
+                # Else the question (or one asked after it) is pinned: the layout that sizes
+                # the reply scrolls it into view.
             else:
                 turn.pending.remove()
                 self._failed("Could not answer", error or RuntimeError("no reply"))
@@ -536,9 +527,8 @@ class QAApp(App[None]):
         self.replies.clear()
         self._unseen = None
         self.query_one("#new-answer").display = False
-        transcript = self.query_one("#transcript")
-        transcript.remove_children()
-        transcript.mount(NoteMessage("New conversation: earlier questions are forgotten."))
+        self.transcript.remove_children()
+        self._note("New conversation: earlier questions are forgotten.")
         self._next_question()
 
     def action_help(self) -> None:

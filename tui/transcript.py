@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
+from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from qa.lexical import matched_spans
@@ -138,3 +141,103 @@ class AnswerMessage(Vertical):
             with Collapsible(title=BELOW_BAR_TITLE, collapsed=True):
                 for number, passage in enumerate(reply.nearby, len(reply.passages) + 1):
                     yield PassageView(number, passage, reply)
+
+
+class Transcript(VerticalScroll):
+    """The conversation, read from the newest exchange down.
+
+    What was said last (a question, a note) is pinned: after every layout of the screen it
+    is scrolled to the top of the view, or as high as the text below it allows. So an
+    answer is in view however long its passages take to lay out, because the scroll is
+    decided after the layout that gave them their size, not before. The person takes the
+    view back by scrolling, clicking in the transcript or moving the focus into it; from
+    then on nothing moves until something new is said.
+    """
+
+    def __init__(self, *children: Widget, id: str | None = None) -> None:
+        super().__init__(*children, id=id)
+        self.pinned: Widget | None = None
+
+    def on_mount(self) -> None:
+        # Published after each layout of the screen, once every widget has its region.
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._laid_out, immediate=True)
+
+    def say(self, *widgets: Widget) -> None:
+        """Add `widgets` at the end and read from the first of them down."""
+        self.mount_all(widgets)
+        self.pin(widgets[0])
+
+    def pin(self, widget: Widget) -> None:
+        """Keep `widget` at the top of the view until the person scrolls."""
+        self.pinned = widget
+        self._laid_out(self.screen)
+
+    def release(self) -> None:
+        """Stop moving the view: the person is reading where they chose."""
+        self.pinned = None
+
+    @property
+    def at_end(self) -> bool:
+        """Whether the view shows the end of the conversation."""
+        return self.scroll_y >= self.max_scroll_y - 1
+
+    def shows_top_of(self, widget: Widget) -> bool:
+        """Whether the first line of `widget` is in view."""
+        region = widget.virtual_region
+        return bool(region.height) and self.scroll_y <= region.y < self.scroll_y + self.scrollable_content_region.height
+
+    def _laid_out(self, _screen: Screen) -> None:
+        widget = self.pinned
+        if widget is None or not widget.is_attached:
+            return
+        region = widget.virtual_region_with_margin
+        if not region.height:  # not laid out yet: the next layout will place it
+            return
+        target = min(region.y, self.max_scroll_y)
+        if round(self.scroll_y) != target:
+            self.scroll_to(y=target, animate=False, immediate=True)
+
+    def read(self, where: str) -> None:
+        """The person scrolls: "page_up", "page_down", "home" or "end"."""
+        self.release()
+        {"page_up": self.scroll_page_up, "page_down": self.scroll_page_down, "home": self.scroll_home, "end": self.scroll_end}[where](
+            animate=False
+        )
+
+    # Everything the person does to move the view releases the pin first.
+
+    def on_mouse_scroll_down(self, _event: events.MouseScrollDown) -> None:
+        self.release()
+
+    def on_mouse_scroll_up(self, _event: events.MouseScrollUp) -> None:
+        self.release()
+
+    def on_mouse_down(self, _event: events.MouseDown) -> None:
+        self.release()
+
+    def on_descendant_focus(self, _event: events.DescendantFocus) -> None:
+        self.release()
+
+    def action_scroll_up(self) -> None:
+        self.release()
+        super().action_scroll_up()
+
+    def action_scroll_down(self) -> None:
+        self.release()
+        super().action_scroll_down()
+
+    def action_page_up(self) -> None:
+        self.release()
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        self.release()
+        super().action_page_down()
+
+    def action_scroll_home(self) -> None:
+        self.release()
+        super().action_scroll_home()
+
+    def action_scroll_end(self) -> None:
+        self.release()
+        super().action_scroll_end()
