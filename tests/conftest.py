@@ -41,6 +41,18 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
+def build_encoder(embedder):
+    """What a build embeds with: the model's ONNX export (made here if this machine has none yet)."""
+    from qa.encoder import load_onnx_encoder
+    from qa.export import ensure_export
+
+    ensure_export(embedder)
+    encoder = load_onnx_encoder(embedder.info)
+    assert encoder is not None
+    return encoder
+
+
+@pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     """An index of the seed letter, built once per session (read-only for tests)."""
     from qa import build_index

@@ -257,13 +257,13 @@ async def test_quitting_during_a_reindex_leaves_the_old_index_in_service(tmp_pat
 
 
 @in_loop
-async def test_the_app_answers_from_the_old_index_during_a_reindex_and_switches_when_it_is_complete(tmp_path, monkeypatch):
-    from qa.model import Embedder
+async def test_the_app_answers_from_the_old_index_during_a_reindex_and_switches_when_it_is_complete(tmp_path, monkeypatch, build_encoder):
+    from qa.encoder import OnnxEncoder
 
     # The re-index really embeds, but holds after its first batch until the questions
     # below are answered, so "during" does not depend on the machine's speed.
     release = threading.Event()
-    embed = Embedder.encode
+    embed = OnnxEncoder.encode
 
     def held_after_first_batch(self, texts, *, on_progress=None, **kwargs):
         if on_progress is None:  # answer sentences, not the build
@@ -277,7 +277,7 @@ async def test_the_app_answers_from_the_old_index_during_a_reindex_and_switches_
 
     seeds, index = letter_index(tmp_path)
     served = (index / "CURRENT").read_text(encoding="utf-8")
-    monkeypatch.setattr(Embedder, "encode", held_after_first_batch)
+    monkeypatch.setattr(OnnxEncoder, "encode", held_after_first_batch)
     app = QAApp(index, history_path=tmp_path / "h.jsonl", follow=False)  # /reindex alone, not the watcher
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.ready)

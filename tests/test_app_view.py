@@ -201,19 +201,19 @@ async def test_the_app_follows_the_folder_and_answers_from_the_index_as_it_was_m
 
 
 @in_loop
-async def test_a_question_asked_before_the_index_is_ready_is_shown_at_once_then_answered(tmp_path, monkeypatch):
-    from qa.model import Embedder
+async def test_a_question_asked_before_the_index_is_ready_is_shown_at_once_then_answered(tmp_path, monkeypatch, build_encoder):
+    from qa.encoder import OnnxEncoder
 
     # The build really embeds, but holds after its first batch until the question is in.
     release = threading.Event()
-    embed = Embedder.encode
+    embed = OnnxEncoder.encode
 
     def held(self, texts, *, on_progress=None, **kwargs):
         if on_progress is not None:
             assert release.wait(timeout=300), "the test never released the build"
         return embed(self, texts, on_progress=on_progress, **kwargs)
 
-    monkeypatch.setattr(Embedder, "encode", held)
+    monkeypatch.setattr(OnnxEncoder, "encode", held)
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "otters.md").write_text("# Otters\n\nSea otters hold hands while they sleep.\n", encoding="utf-8")

@@ -56,15 +56,19 @@ def test_the_onnx_encoder_gives_the_models_vectors(seed_index, embedder):
     assert np.abs(encoder.encode_questions(texts) - embedder.encode(texts)).max() < 1e-5
 
 
-def test_a_damaged_export_is_never_used_and_is_made_again(tmp_path):
-    """In a cache of its own: truncate the export, and the next question brings it back."""
+def test_a_damaged_export_is_never_used_and_is_made_again(seed_index, tmp_path):
+    """In a cache of its own (a copy of the extracted model and its export): truncate the
+    export, and the next question brings it back."""
+    from qa.model import cache_dir
+
+    info = resolve_model_info(None)
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    seeds, index = tmp_path / "seeds", tmp_path / "index"
-    seeds.mkdir()
-    shutil.copy(SEEDS / LETTER, seeds / LETTER)
-    built = run_python("import sys; from qa import build_index; build_index(sys.argv[1], sys.argv[2])", str(seeds), str(index), env=env)
-    assert built.returncode == 0, built.stderr
-    exports = list((tmp_path / "cache" / "qa" / "onnx").glob(f"*/{WEIGHTS}"))
+    ours = tmp_path / "cache" / "qa"
+    shutil.copytree(info.path, ours / info.path.relative_to(cache_dir()))  # copy2: the times the stamps record
+    shutil.copytree(export_dir(info), ours / export_dir(info).relative_to(cache_dir()))
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    exports = list((ours / "onnx").glob(f"*/{WEIGHTS}"))
     assert len(exports) == 1
     whole = exports[0].read_bytes()
     exports[0].write_bytes(whole[: len(whole) // 2])

@@ -63,15 +63,30 @@ def _bm25_oracle(documents: list[list[str]], query: list[str]) -> np.ndarray:
     return np.array([sum(score(word, words) for word in known) for words in documents]) / ceiling
 
 
+_embedded_again: dict[str, tuple[list[Any], np.ndarray, list[list[str]], np.ndarray]] = {}
+
+
+def _embedded_again_once(index_dir, embedder) -> tuple[list[Any], np.ndarray, list[list[str]], np.ndarray]:
+    """The index's passages, their texts' vectors, their units' texts and vectors, embedded
+    again here by sentence-transformers: once per index, not once per question."""
+    if str(index_dir) not in _embedded_again:
+        passages = open_index(index_dir).passages
+        units = [sentence_texts(r) for r in passages]
+        _embedded_again[str(index_dir)] = (
+            passages, embedder.encode([embedding_text(r) for r in passages]), units,
+            embedder.encode([text for texts in units for text in texts]),
+        )
+    return _embedded_again[str(index_dir)]
+
+
 def _oracle_ranking(index_dir, embedder, question: str, k: int, dense_weight: float) -> list[tuple[tuple[str, int], float]]:
     """((file, start), fused score) of the k best passages, scored one by one over every passage
     of the index, from texts embedded again here by sentence-transformers."""
-    passages = open_index(index_dir).passages
+    passages, passage_vectors, units, unit_vectors = _embedded_again_once(index_dir, embedder)
     q = embedder.encode([question])[0]
     lexical = _bm25_oracle([tokenize(lexical_text(r)) or [""] for r in passages], tokenize(question))
-    cosines = np.clip(embedder.encode([embedding_text(r) for r in passages]) @ q, 0, 1)
-    units = [sentence_texts(r) for r in passages]
-    unit_cosines = iter(np.clip(embedder.encode([text for texts in units for text in texts]) @ q, 0, 1))
+    cosines = np.clip(passage_vectors @ q, 0, 1)
+    unit_cosines = iter(np.clip(unit_vectors @ q, 0, 1))
     scored = []
     for record, lex, cosine, texts in zip(passages, lexical, cosines, units):
         best_unit = max(next(unit_cosines) for _ in texts) if texts else cosine

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from qa.types import Passage, Reply
 
 DEFAULT_K = 5
+WORKER_THREAD = "qa-worker"
 WELCOME = "Ask a question about your documents. Answers cite their passages: press a number, or click a citation, to read it in its document. /help lists commands and keys."
 
 
@@ -67,7 +70,7 @@ class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):
                 except BaseException as e:  # noqa: BLE001  (handed to the waiting worker)
                     future.set_exception(e)
 
-        threading.Thread(target=run, daemon=True, name="qa-worker").start()
+        threading.Thread(target=run, daemon=True, name=WORKER_THREAD).start()
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -578,6 +581,19 @@ class QAApp(App[None]):
 
 
 def run(index_dir: str | Path | None = None, seeds_dir: str | Path | None = None) -> int:
-    """Run the app in this terminal; returns the exit status."""
+    """Run the app in this terminal; returns the exit status.
+
+    Quitting during a build or a model load does not wait for it: once the app has given
+    the terminal back, the process ends at once. Letting the interpreter shut down under
+    a worker thread that is inside onnxruntime or torch either waits for it (4.6 s after
+    a build, here) or aborts the process ("terminate called without an active exception",
+    when the thread is stopped inside C++). Nothing is lost: a build writes into a staging
+    folder that only becomes the index when complete, the history is written as questions
+    are asked, and the next build clears the abandoned folder.
+    """
     QAApp(index_dir, seeds_dir).run()
+    if any(thread.name == WORKER_THREAD and thread.is_alive() for thread in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
