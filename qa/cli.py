@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=5, help="passages to show (default 5)")
     ask.add_argument("-C", "--context", type=int, default=0, metavar="N", help="show N lines of the document around each passage, like grep -C")
     ask.add_argument("--json", action="store_true", help="print JSON and nothing else on stdout")
+    ask.add_argument(
+        "--nearby", action="store_true",
+        help="also print the passages among the k nearest that did not clear the relevance bar (not an answer)",
+    )
     _common(ask, argparse.SUPPRESS)
 
     index = commands.add_parser("index", help="build or update the index")
@@ -160,7 +164,7 @@ def _ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(reply_json(reply, context, args.context), ensure_ascii=False, indent=2))
     else:
-        print(format_reply(reply, context, args.context))
+        print(format_reply(reply, context, args.context, nearby=args.nearby))
     return 0
 
 
@@ -250,17 +254,16 @@ def _has_code(text: str) -> bool:
     return any(line.lstrip().startswith(("```", "~~~")) or line.startswith(("    ", "\t")) for line in text.split("\n")[1:])
 
 
-def format_reply(reply: Reply, lines: Lines | None = None, context: int = 0) -> str:
+def format_reply(reply: Reply, lines: Lines | None = None, context: int = 0, *, nearby: bool = False, hint: str = "--nearby shows them") -> str:
     """A reply as text for the terminal: the answer sentence, then numbered cited passages,
     each with its line breaks and indentation (code stays code); with `context`, the
-    document's lines around it, numbered, `:` marking the passage's lines and `-` the others."""
+    document's lines around it, numbered, `:` marking the passage's lines and `-` the others.
+    The passages below the relevance bar are counted, or with `nearby` printed after a line
+    that says they are not an answer; `hint` says how to see them."""
+    out: list[str] = []
     if not reply.found:
-        out = [NOT_FOUND]
-        if reply.nearby:
-            out.append(f"(closest, not relevant enough: {one_line(reply.nearby[0].citation, exact=True)}, score {reply.nearby[0].score:.2f})")
-        return "\n".join(out)
-    out = []
-    if reply.answer is not None:
+        out.append(NOT_FOUND)
+    elif reply.answer is not None:
         cited = f"[{one_line(reply.answer.citation, exact=True)}]"
         text = reply.answer.text.strip()
         if _has_code(text):  # a lead-in with the code it introduces: the code keeps its lines
@@ -268,20 +271,37 @@ def format_reply(reply: Reply, lines: Lines | None = None, context: int = 0) -> 
         else:
             out += [f"{one_line(text)}  {cited}", ""]
     for i, p in enumerate(reply.passages, 1):
-        if i > 1:
-            out.append("")
-        section = f"  {one_line(p.section)}" if p.section else ""
-        out.append(f"[{i}] {one_line(p.citation, exact=True)}{section}  (score {p.score:.2f})")
-        around = _context(p, lines, context) if lines is not None else None
-        if around is None:
-            out += [INDENT + shown_line(line) if line.strip() else "" for line in p.text.strip("\n").split("\n")]
-            continue
-        first, shown = around
-        width = len(str(first + len(shown) - 1))
-        for number, line in enumerate(shown, first):
-            mark = ":" if p.line_start <= number <= p.line_end else "-"
-            out.append(f"{INDENT}{number:>{width}}{mark} {shown_line(line)}".rstrip())
+        out += ([""] if i > 1 else []) + _passage_lines(i, p, lines, context)
+    below = len(reply.nearby)
+    if below and nearby:
+        out += ["", f"Below the relevance bar, not an answer ({below} passage{'s' * (below != 1)}):"]
+        for i, p in enumerate(reply.nearby, len(reply.passages) + 1):
+            out += [""] + _passage_lines(i, p, lines, context)
+    elif below:
+        closest = reply.nearby[0]
+        what = f"{below} more passage{'s' * (below != 1)} fell" if reply.found else f"the {below} nearest passage{'s' * (below != 1)} fell"
+        out += [
+            *([""] if reply.found else []),
+            f"({what} below the relevance bar, the closest {one_line(closest.citation, exact=True)} at {closest.score:.2f}"
+            f"{': ' + hint if hint else ''})",
+        ]
     return "\n".join(out)
+
+
+def _passage_lines(number: int, p: Passage, lines: Lines | None, context: int) -> list[str]:
+    """One numbered passage: its citation, section and score, then its text or the document's
+    lines around it."""
+    section = f"  {one_line(p.section)}" if p.section else ""
+    out = [f"[{number}] {one_line(p.citation, exact=True)}{section}  (score {p.score:.2f})"]
+    around = _context(p, lines, context) if lines is not None else None
+    if around is None:
+        return out + [INDENT + shown_line(line) if line.strip() else "" for line in p.text.strip("\n").split("\n")]
+    first, shown = around
+    width = len(str(first + len(shown) - 1))
+    for number_, line in enumerate(shown, first):
+        mark = ":" if p.line_start <= number_ <= p.line_end else "-"
+        out.append(f"{INDENT}{number_:>{width}}{mark} {shown_line(line)}".rstrip())
+    return out
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -381,7 +401,7 @@ def _chat(args: argparse.Namespace) -> int:
         if question.strip() == "/clear":
             chat.clear()
             continue
-        print(format_reply(chat.ask(question)) + "\n", flush=True)
+        print(format_reply(chat.ask(question), hint="") + "\n", flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,6 +31,24 @@ def test_ask_text_shows_answer_then_numbered_passages_or_says_it_is_not_there(se
     assert result.returncode == 0 and "isn't in these documents" in result.stdout
 
 
+def test_ask_says_how_many_passages_fell_below_the_bar_and_nearby_prints_them(seed_index):
+    question, args = "Which charity did #isolationgames raise funds for?", ("-k", "5", "--index", str(seed_index))
+    data = json.loads(run_qa("ask", question, "--json", *args).stdout)
+    below = len(data["nearby"])
+    assert data["found"] and below >= 1 and len(data["passages"]) + below == 5
+    text = run_qa("ask", question, *args).stdout
+    closest = data["nearby"][0]
+    said = f"({below} more passage{'s' * (below != 1)} fell below the relevance bar, the closest {closest['citation']} at {closest['score']:.2f}"
+    assert said in text and text.rstrip().endswith("--nearby shows them)"), text
+    assert all(f"] {p['citation']}" not in text for p in data["nearby"])
+    shown = run_qa("ask", question, "--nearby", *args).stdout
+    heading = shown.index(f"Below the relevance bar, not an answer ({below} passage")
+    for number, p in enumerate(data["nearby"], len(data["passages"]) + 1):
+        assert shown.index(f"[{number}] {p['citation']}") > heading
+    refused = run_qa("ask", "How many moons does Jupiter have?", *args).stdout
+    assert refused.startswith("That isn't in these documents.\n(the 5 nearest passages fell below the relevance bar")
+
+
 def test_index_command_reports_what_it_did(tmp_path):
     seeds = tmp_path / "seeds"
     seeds.mkdir()
