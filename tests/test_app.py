@@ -107,6 +107,24 @@ async def test_a_citation_opens_the_document_at_its_passage(app):
 
 
 @in_loop
+async def test_tab_then_enter_opens_the_latest_answers_first_citation(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "Who took part in the listening project?")
+        latest = await ask(pilot, "Which charity did #isolationgames raise funds for?")
+        links = list(latest.query(CitationLink))
+        await pilot.press("tab")
+        assert app.focused is links[0]
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SourceScreen))
+        assert app.screen.passage == links[0].passage
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, SourceScreen))
+        assert app.query_one("#question").has_focus
+        await pilot.press("tab", "tab")  # on through the answer's citations
+        assert app.focused is links[1]
+
+
+@in_loop
 async def test_slash_k_sets_how_many_passages(app):
     async with app.run_test(size=SIZE) as pilot:
         app.query_one("#question").value = "/k 2"

@@ -549,6 +549,16 @@ class QAApp(App[None]):
         question = self.query_one("#question")
         (self.query_one("#transcript") if question.has_focus else question).focus()
 
+    def action_to_citations(self) -> None:
+        """From the question to the first citation of the latest answer that has any (then
+        tab goes on through its citations, and back to the question)."""
+        for answer in reversed(self.query(AnswerMessage)):
+            links = [link for link in answer.query(CitationLink) if link.focusable]
+            if links:
+                links[0].focus()
+                return
+        self.action_focus_next()
+
     def action_open_citation(self, number: int) -> None:
         """Open citation `number` of the last answer that has citations."""
         passages = next(([*r.passages, *r.nearby] for r in reversed(self.replies) if r.found), [])

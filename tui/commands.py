@@ -20,7 +20,7 @@ KEYS = {
     "enter": "ask the question",
     "up / down": "earlier / later questions",
     "page up / page down": "scroll the transcript (ctrl+home / ctrl+end: its start / end)",
-    "tab": "move to the citations; enter opens one",
+    "tab": "move to the latest answer's citations; enter opens one",
     "1-9": "open citation n of the last answer (outside the input)",
     "escape": "switch between the input and the transcript; closes the source panel",
     "ctrl+l": "new conversation",

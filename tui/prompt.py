@@ -23,6 +23,8 @@ class QuestionInput(Input):
         Binding("pagedown", "app.scroll_transcript('page_down')", "Scroll down", show=False),
         Binding("ctrl+home", "app.scroll_transcript('home')", "Transcript start", show=False),
         Binding("ctrl+end", "app.scroll_transcript('end')", "Transcript end", show=False),
+        # Tab goes to the citations of the latest answer: tab, then enter, opens its source.
+        Binding("tab", "app.to_citations", "Citations", show=False),
     ]
 
     def __init__(self, history: InputHistory, **kwargs: object) -> None:
