@@ -16,7 +16,7 @@ from tests.pilot import ask, in_loop, plain, transcript, until
 from tui.app import QAApp
 from tui.source import SourceScreen
 from tui.text import visible
-from tui.transcript import AnswerMessage, CitationLink, QuestionMessage
+from tui.transcript import ASKED_AGAIN, UPDATING_NOTE, AnswerMessage, CitationLink, QuestionMessage
 
 SIZE = (100, 30)
 
@@ -309,12 +309,20 @@ async def test_the_app_answers_from_the_old_index_during_a_reindex_and_switches_
             otters = await ask(pilot, "What do sea otters do while they sleep?")
             assert not otters.has_class("found")  # the new document is not served half-built
             assert (index / "CURRENT").read_text(encoding="utf-8") == served
+            # Each says it comes from the index as it was, while it is updated.
+            assert all(plain(a.query_one(".answer-note")) == UPDATING_NOTE for a in (answer, otters))
         finally:
             release.set()
         await until(pilot, lambda: app.corpus is not None and app.corpus.documents == 2)
         assert "Index updated: 2 files" in transcript(app) and app.sub_title.startswith("2 documents")
-        otters = await ask(pilot, "What do sea otters do while they sleep?")
-        assert otters.query(CitationLink).first().passage.source == "otters.md"
+        # Once the update lands, both are asked again, in order, and answered from the new index.
+        await until(pilot, lambda: len(app.query(AnswerMessage)) == 4 and app.query(AnswerMessage).last().is_mounted)
+        again = list(app.query(QuestionMessage))[-2:]
+        assert [plain(q) for q in again] == [
+            f"› {question}  {ASKED_AGAIN}" for question in ("Who took part in the listening project?", "What do sea otters do while they sleep?")
+        ]
+        otters = app.query(AnswerMessage).last()
+        assert otters.query(CitationLink).first().passage.source == "otters.md" and not otters.query(".answer-note")
 
 
 @in_loop

@@ -176,6 +176,7 @@ class QAApp(App[None]):
         self.history = InputHistory(history_file() if history_path is None else history_path)
         self._chat: Chat | None = None
         self._waiting: deque[Turn] = deque()
+        self._stale: list[str] = []  # questions answered from the index as it was, during an update
         self._answering = False
         self._forget = False
         self._notices = _NoticeHandler(self)
@@ -361,6 +362,7 @@ class QAApp(App[None]):
         from qa.errors import QAError
 
         self._set_status(None)
+        self._stale.clear()  # the index stays as it was: what was answered from it stands
         if self.corpus is not None:
             self._show_corpus(self.corpus)  # no longer "updating…"
         detail = str(error) if isinstance(error, QAError) else f"{type(error).__name__}: {error}"
@@ -417,6 +419,10 @@ class QAApp(App[None]):
         else:
             self._show_corpus(corpus)
             self._set_status(None)
+        stale, self._stale = self._stale, []
+        if stats.changed:  # what was answered meanwhile is answered again, from the index as it is now
+            for question in stale:
+                self.ask(question, again=True)
 
     # Questions and answers ---------------------------------------------------------------
 
@@ -432,9 +438,10 @@ class QAApp(App[None]):
             self.history.add(line)
             self.ask(line[1:] if line.lstrip().startswith("//") else line)
 
-    def ask(self, question: str) -> None:
-        """Put a question in the transcript and answer it when the model is ready."""
-        turn = Turn(question, self.k, QuestionMessage(question), PendingMessage(waiting_for_model=not self.ready))
+    def ask(self, question: str, *, again: bool = False) -> None:
+        """Put a question in the transcript and answer it when the model is ready (`again`:
+        asked again by the app, on an index that changed since it was answered)."""
+        turn = Turn(question, self.k, QuestionMessage(question, again=again), PendingMessage(waiting_for_model=not self.ready))
         self._say(turn.asked, turn.pending)
         self._waiting.append(turn)
         self._next_question()
@@ -467,7 +474,10 @@ class QAApp(App[None]):
                 self.replies.append(reply)
                 transcript = self.transcript
                 at_end = transcript.at_end
-                transcript.mount(AnswerMessage(reply), after=turn.pending)
+                updating = any(w.group == "reindex" and w.is_running for w in self.workers)  # from the index as it was
+                if updating:
+                    self._stale.append(turn.question)
+                transcript.mount(AnswerMessage(reply, updating=updating), after=turn.pending)
                 turn.pending.remove()
                 if transcript.pinned is None:
                     if at_end:  # the person scrolled, but is at the end: read the reply from its question
@@ -527,6 +537,7 @@ class QAApp(App[None]):
         """Start a new conversation: an empty transcript, earlier questions forgotten."""
         self._forget = True
         self._waiting.clear()
+        self._stale.clear()
         self.replies.clear()
         self._unseen = None
         self.query_one("#new-answer").display = False

@@ -47,14 +47,20 @@ def passage_content(passage: Passage, reply: Reply) -> Content:
 SHOWN_QUESTION_CHARS = 500
 
 
-class QuestionMessage(Static):
-    """A question as the person typed it (the start of it, if it is very long)."""
+ASKED_AGAIN = "(asked again on the updated index)"
 
-    def __init__(self, question: str) -> None:
+
+class QuestionMessage(Static):
+    """A question as the person typed it (the start of it, if it is very long); `again`
+    when the app asks it again on an updated index."""
+
+    def __init__(self, question: str, *, again: bool = False) -> None:
         shown = literal(question[:SHOWN_QUESTION_CHARS])
         if len(question) > SHOWN_QUESTION_CHARS:
             read = f"; the first {MAX_QUESTION_CHARS:,} are read" if len(question) > MAX_QUESTION_CHARS else ""
             shown = Content.assemble(shown, (f" … ({len(question):,} characters{read})", "italic"))
+        if again:
+            shown = Content.assemble(shown, (f"  {ASKED_AGAIN}", "dim italic"))
         super().__init__(Content.assemble(("› ", "bold"), shown))
 
 
@@ -114,15 +120,22 @@ class PassageView(Vertical):
         yield Static(passage_content(self.passage, self.reply), classes="passage-text")
 
 
-class AnswerMessage(Vertical):
-    """A reply: the answer sentence, then the numbered passages; or a plain "not found"."""
+UPDATING_NOTE = "The index is being updated: this answer comes from it as it was. If the update changes it, the question is asked again."
 
-    def __init__(self, reply: Reply) -> None:
+
+class AnswerMessage(Vertical):
+    """A reply: the answer sentence, then the numbered passages; or a plain "not found".
+    `updating`: answered from the index as it was while an update runs, and said so."""
+
+    def __init__(self, reply: Reply, *, updating: bool = False) -> None:
         super().__init__(classes="found" if reply.found else "not-found")
         self.reply = reply
+        self.updating = updating
 
     def compose(self) -> ComposeResult:
         reply = self.reply
+        if self.updating:
+            yield Static(UPDATING_NOTE, classes="answer-note")
         if not reply.found:
             yield Static(Content.assemble((NOT_FOUND, "bold"), " ", NOT_FOUND_HINT), classes="answer-sentence")
             if reply.nearby:
