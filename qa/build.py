@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from qa.chunking import embedding_prefix, split_passages
 from qa.config import resolve_device, resolve_index_dir, resolve_model, resolve_seeds_dir, seeds_from_env
-from qa.documents import UnreadableDocument, find_documents, load_document, read_bytes
-from qa.errors import IndexCorruptError, PathError, SeedsError, make_folder
+from qa.documents import FORMATS, UnreadableDocument, find_documents, load_document, read_bytes
+from qa.errors import IndexCorruptError, NoDocumentsError, PathError, SeedsError, make_folder
 from qa.freshness import HEADING_WEIGHT, chunk_settings, encoder_reasons, same_chunking
 from qa.lexical import LexicalIndex
 from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, SkippedFile
@@ -44,6 +44,7 @@ from qa.store import (
     sha256,
     write_atomic,
 )
+from qa.text import counted
 from qa.types import IndexStats
 from qa.vectors import index_type_for, write_vector_index
 
@@ -136,7 +137,7 @@ def _seeds_for(seeds_dir: str | os.PathLike[str] | None, previous: OpenIndex | N
     else:
         path = resolve_seeds_dir(seeds_dir)
     if not path.is_dir():
-        raise SeedsError(f"no documents folder at {path}: create it and add .txt, .md, .pdf, .html or .docx files, or pass --seeds DIR")
+        raise SeedsError(f"no documents folder at {path}: create it and add {FORMATS} files, or pass --seeds DIR")
     return path
 
 
@@ -184,7 +185,7 @@ def _build(
     records: list[PassageRecord] = []
     file_records: dict[str, FileRecord] = {}
     skipped_files: dict[str, SkippedFile] = {}
-    stage(f"reading {len(files):,} documents")
+    stage(f"reading {counted(len(files), 'document')}")
     for file in files:
         known_bad = old.skipped.get(file.source) if old is not None else None
         if known_bad is not None and (known_bad.size, known_bad.mtime_ns) == (file.size, file.mtime_ns):
@@ -234,7 +235,7 @@ def _build(
     if not records:
         for line in passed_over:
             warn(line)
-        raise SeedsError(f"no readable documents in {seeds_path}: add .txt, .md, .pdf, .html or .docx files")
+        raise NoDocumentsError(seeds_path, FORMATS)
     skipped = len(passed_over) + len(skipped_files)
 
     unchanged = (
@@ -373,7 +374,7 @@ def _vectors_for(
     all_sentences = [t for texts in sentence_lists for t in texts]
     missing = list(dict.fromkeys(t for t in passage_texts + all_sentences if t not in known))
     if missing:
-        stage(f"embedding {len(missing):,} texts (passages and their sentences)")
+        stage(f"embedding {counted(len(missing), 'text')} (passages and their sentences)")
     fresh = encode(missing, on_progress=on_progress) if missing else np.zeros((0, embedder.dim), np.float32)
     fresh_row = {text: i for i, text in enumerate(missing)}
     old = (

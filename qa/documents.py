@@ -69,11 +69,25 @@ def decode(data: bytes) -> tuple[str, str | None]:
     encoding = next((encoding for bom, encoding in _BOMS if data.startswith(bom)), None)
     if encoding is None and b"\x00" in data[:_BINARY_SNIFF]:
         raise UnreadableDocument("binary content (or UTF-16 without a byte-order mark)")
+    if encoding is None and _mostly_not_text(data[:_BINARY_SNIFF]):
+        raise UnreadableDocument("binary content (most of its first bytes are neither UTF-8 text nor line breaks)")
     encoding = encoding or "utf-8"
     try:
         return data.decode(encoding), None
     except UnicodeDecodeError as e:
         return data.decode(encoding, errors="replace"), f"not valid {encoding.upper()} from byte {e.start}; undecodable bytes read as \ufffd"
+
+
+def _mostly_not_text(sample: bytes) -> bool:
+    """Whether over a third of what `sample` decodes to is undecodable bytes or control
+    characters other than whitespace and ESC: random bytes, compressed data. Text in
+    another 8-bit encoding (Latin-1, say) has an undecodable byte per accented letter,
+    a few in a hundred, and is read with a warning instead."""
+    text = sample.decode("utf-8", errors="replace")
+    if len(text) < 16:  # too little to tell ("\xe9t\xe9" is Latin-1 for "été")
+        return False
+    odd = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f\v\x1b"))
+    return odd * 3 > len(text)
 
 
 def _load_plain(source: str, data: bytes) -> Document:
@@ -125,6 +139,8 @@ LOADERS: dict[str, Callable[[str, bytes], Document]] = {
     ".htm": _load_html,
     ".docx": _load_docx,
 }
+# The formats as a person is told them: each loader once, by its usual suffix.
+FORMATS = ".txt, .md, .pdf, .html or .docx"
 
 
 def find_documents(seeds_dir: Path, *, on_skip: Callable[[str], None] = warn) -> list[DocumentFile]:

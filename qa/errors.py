@@ -27,6 +27,15 @@ class SeedsError(QAError):
     """The documents folder is missing or holds nothing readable."""
 
 
+class NoDocumentsError(SeedsError):
+    """The documents folder is there, but holds no document qa can read (yet)."""
+
+    def __init__(self, folder: Path, formats: str) -> None:
+        self.folder = folder
+        self.formats = formats
+        super().__init__(f"no readable documents in {folder}: add {formats} files")
+
+
 class ModelError(QAError):
     """The embedding model is missing, unreadable or fails its checksum."""
 

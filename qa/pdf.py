@@ -5,7 +5,8 @@ still point into one string (`text[start:end] == passage.text`). Lines are count
 within each page, and a passage never crosses a page. Lines that repeat at the top or
 bottom of most pages (running headers, footers, page numbers) are in the text but in no
 passage. PDFium marks a hyphen it finds at a line's end and leaves out the line break
-after it; qa joins the two halves, so a hyphenated word reads, and is found, whole.
+after it; qa joins the two halves, so a hyphenated word reads, and is found, whole, and
+keeps the hyphen where it was the word's own (see rejoin_hyphens).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 
 PAGE_BREAK = "\f\n"
 # PDFium's marks for a hyphen at the end of a line (the word goes on on the next line).
-_LINE_END_HYPHENS = str.maketrans({"\x02": None, "\ufffe": None, "\r": None, "\f": " "})
+_LINE_END_HYPHEN = re.compile(r"(\w*)[\x02\ufffe](\w*)")
+_HYPHENATED = re.compile(r"\w+(?:-\w+)+")
+_CONTROLS = str.maketrans({"\r": None, "\f": " "})
 # How many lines at the top and at the bottom of a page may be a running header or footer.
 EDGE_LINES = 2
 _NUMBERS = re.compile(r"\d+")
@@ -58,7 +61,7 @@ def read_pdf(data: bytes) -> PagedText:
             raise PdfUnreadable("encrypted: qa cannot read a password-protected PDF (save a copy without the password)") from None
         raise PdfUnreadable(f"damaged or not a PDF ({e})") from None
     try:
-        pages = [_page_text(pdf, i) for i in range(len(pdf))]
+        pages = rejoin_hyphens([_page_text(pdf, i) for i in range(len(pdf))])
     except pdfium.PdfiumError as e:
         raise PdfUnreadable(f"damaged PDF ({e})") from None
     finally:
@@ -73,11 +76,33 @@ def _page_text(pdf: Any, index: int) -> str:
     try:
         textpage = page.get_textpage()
         try:
-            return textpage.get_text_range().translate(_LINE_END_HYPHENS).rstrip()
+            return textpage.get_text_range().translate(_CONTROLS).rstrip()
         finally:
             textpage.close()
     finally:
         page.close()
+
+
+def rejoin_hyphens(pages: list[str]) -> list[str]:
+    """The pages with each word PDFium found hyphenated at a line's end whole again.
+
+    The hyphen stays where it belongs to the word: before a capital or a digit
+    ("COVID-19", "non-English"), before a part that has hyphens of its own
+    ("English-to-German", "state-of-the-art"), or when the document writes the word with
+    its hyphen elsewhere ("well-known"); otherwise the halves join ("hyphen-ated").
+
+    >>> rejoin_hyphens(["a hyphen\ufffeated, English\ufffeto-German and COVID\ufffe19"])
+    ['a hyphenated, English-to-German and COVID-19']
+    """
+    written = set(_HYPHENATED.findall("\n".join(pages)))
+
+    def join(match: re.Match[str]) -> str:
+        head, tail = match.group(1), match.group(2)
+        after = match.string[match.end() : match.end() + 1]
+        own = tail[:1].isupper() or tail[:1].isdigit() or after == "-" or f"{head}-{tail}" in written
+        return f"{head}{'-' if own else ''}{tail}"
+
+    return [_LINE_END_HYPHEN.sub(join, page) for page in pages]
 
 
 def paged(pages: list[str]) -> PagedText:

@@ -8,6 +8,15 @@ a line.
 from __future__ import annotations
 
 
+def counted(count: int, noun: str) -> str:
+    """`count` and `noun`, plural when it is not one, with thousands separated.
+
+    >>> counted(1, "document"), counted(1277, "passage")
+    ('1 document', '1,277 passages')
+    """
+    return f"{count:,} {noun}{'s' * (count != 1)}"
+
+
 def one_line(text: str, *, exact: bool = False) -> str:
     """`text` safe to print on one terminal line: whitespace collapsed, and every other
     character that is not printable (controls, bidirectional overrides) written as an

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from qa.text import counted
+
 NOT_FOUND = "That isn't in these documents."
 """What every front-end says when a question is not answered by the documents."""
 
@@ -111,16 +113,11 @@ class IndexStats:
 
     def summary(self) -> str:
         """What the build did, in words: `embedded + reused + duplicates == passages`."""
-        parts = [f"{_n(self.files, 'file')}, {_n(self.passages, 'passage')}, {_n(self.sentences, 'sentence')}"]
+        parts = [f"{counted(self.files, 'file')}, {counted(self.passages, 'passage')}, {counted(self.sentences, 'sentence')}"]
         sentences = self.texts_embedded - self.embedded
-        parts.append(f"embedded now {_n(self.embedded, 'passage')} and {_n(sentences, 'sentence')}")
-        parts.append(f"{_n(self.reused, 'passage')} reused from the previous index")
+        parts.append(f"embedded now {counted(self.embedded, 'passage')} and {counted(sentences, 'sentence')}")
+        parts.append(f"{counted(self.reused, 'passage')} reused from the previous index")
         if self.duplicates:
-            parts.append(f"{_n(self.duplicates, 'repeated passage')} sharing a vector")
-        parts.append(f"{_n(self.skipped, 'file')} skipped")
+            parts.append(f"{counted(self.duplicates, 'repeated passage')} sharing a vector")
+        parts.append(f"{counted(self.skipped, 'file')} skipped")
         return f"{'; '.join(parts)}; {self.seconds:.1f} s"
-
-
-def _n(count: int, noun: str) -> str:
-    """`3 files`, `1 file`."""
-    return f"{count:,} {noun}{'s' * (count != 1)}"

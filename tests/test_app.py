@@ -252,6 +252,10 @@ async def test_markup_and_control_characters_are_shown_literally(markup_index, t
         await until(pilot, lambda: area.text != "")
         assert "␛[31mred␛[0m and a bell ␇" in area.text and "[link=https://example.com]" in area.text
         await pilot.press("escape")
+        bell = await ask(pilot, "Which line has escapes and a bell?")
+        assert bell.reply.answer is not None and "\x07" in bell.reply.answer.text
+        sentence = plain(bell.query_one(".answer-sentence"))
+        assert "␛[31mred␛[0m and a bell ␇ and" in sentence and "\\x" not in sentence  # as in the passage, not escaped
         weird = await ask(pilot, "\x1b]0;title\x07 [/] \\ ?")  # markup and escapes as a question: nothing breaks
         assert weird is not None and not app.query("NoteMessage.error")  # an answer, not an error
 

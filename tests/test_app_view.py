@@ -229,3 +229,25 @@ async def test_a_question_asked_before_the_index_is_ready_is_shown_at_once_then_
             release.set()
         await until(pilot, lambda: bool(app.query(AnswerMessage)) and app.query(AnswerMessage).last().is_mounted)
         assert app.query(AnswerMessage).last().query(PassageView).first().passage.source == "otters.md"
+
+
+@in_loop
+async def test_an_empty_folder_says_where_documents_go_and_answers_once_they_arrive(tmp_path):
+    from qa.documents import FORMATS
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    app = QAApp(tmp_path / "index", seeds, history_path=tmp_path / "h.jsonl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: bool(app.query("NoteMessage")) and "No documents" in plain(app.query("NoteMessage").last()))
+        said = " ".join(plain(app.query("NoteMessage").last()).split())
+        assert said.startswith(f"No documents in {seeds} yet. Put {FORMATS} files there") and app.sub_title == "no documents yet"
+        app.query_one("#question").value = "What do sea otters do while they sleep?"
+        await pilot.press("enter")
+        assert plain(app.query("PendingMessage").last()) == f"Waiting for documents in {seeds}…"
+        (seeds / "otters.md").write_text("# Otters\n\nSea otters hold hands while they sleep.\n", encoding="utf-8")
+        await until(pilot, lambda: bool(app.query(AnswerMessage)) and app.query(AnswerMessage).last().is_mounted, timeout=60)
+        answer = app.query(AnswerMessage).last()
+        assert answer.query(PassageView).first().passage.source == "otters.md"
+        assert app.sub_title == "1 document · 1 passage · all-MiniLM-L6-v2"
+        assert len(app.query("NoteMessage")) == 2  # the welcome and the one about the folder: said once

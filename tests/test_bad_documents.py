@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,9 @@ def messy(tmp_path: Path) -> Path:
     seeds.mkdir()
     (seeds / "good.txt").write_text(OTTERS + "\n", encoding="utf-8")
     (seeds / "picture.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")  # binary, text extension
+    # 64 random bytes without a NUL (a fixed draw, so the test is the same every run)
+    draw = random.Random(7)
+    (seeds / "random.txt").write_bytes(bytes(draw.randrange(1, 256) for _ in range(64)))
     (seeds / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me is served at noon in the square.".encode("latin-1"))
     (seeds / "utf16.txt").write_bytes(("\ufeff" + HEDGEHOGS + "\n").encode("utf-16-le"))
     (seeds / "utf32.txt").write_bytes(("\ufeff" + "Puffins nest in burrows dug into clifftop turf.\n").encode("utf-32-be"))
@@ -99,6 +103,7 @@ def test_every_kind_of_bad_file_is_read_or_skipped_with_one_line_and_indexing_fi
         assert any(source in line and why in line for line in lines), (source, why, err)
 
     said("picture.txt", "binary")
+    said("random.txt", "binary")
     said("latin1.txt", "not valid UTF-8 from byte 3")
     said(".hidden.txt", "hidden file")
     said("empty.txt", "no text")
@@ -118,7 +123,7 @@ def test_every_kind_of_bad_file_is_read_or_skipped_with_one_line_and_indexing_fi
         "good.txt", "latin1.txt", "utf16.txt", "utf32.txt", "utf8-bom.md", "long-lines.txt", "my notes.txt", "café ☕ ü.md",
         "line\nbreak.txt", "\x1b[31mred.txt", deep,
     }
-    assert stats.files == len(sources) and stats.skipped == 10  # every file said above but latin1.txt, which is read
+    assert stats.files == len(sources) and stats.skipped == 11  # every file said above but latin1.txt, which is read
     index = tmp_path / "index"
     assert retrieve("When do hedgehogs hibernate?", k=1, index_dir=index)[0].source == "utf16.txt"
     assert retrieve("Where do puffins nest?", k=1, index_dir=index)[0].source == "utf32.txt"

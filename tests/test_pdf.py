@@ -56,7 +56,10 @@ def manual(path: Path, *, hyphenated: str | None = None) -> Path:
 def test_passages_know_their_page_and_lines_and_leave_out_running_headers(tmp_path):
     seeds = tmp_path / "seeds"
     seeds.mkdir()
-    manual(seeds / "manual.pdf", hyphenated="The harbour master's log records every inter-\nnational vessel.")
+    manual(
+        seeds / "manual.pdf",
+        hyphenated="The harbour master's log records every inter-\nnational vessel, in an English-\nto-German glossary.",
+    )
     index = tmp_path / "index"
     build_index(seeds, index)
     text = read_document(seeds / "manual.pdf")
@@ -75,6 +78,8 @@ def test_passages_know_their_page_and_lines_and_leave_out_running_headers(tmp_pa
     # A word hyphenated at a line's end is found whole.
     vessel = retrieve("Which log records every international vessel?", k=1, index_dir=index)[0]
     assert vessel.page == 2 and "international vessel" in vessel.text
+    # A hyphen that is the word's own stays (PDFium marks it as a line-end hyphen all the same).
+    assert "in an English-to-German glossary" in vessel.text
 
 
 def test_qa_ask_json_cites_the_page(tmp_path):

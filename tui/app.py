@@ -29,14 +29,26 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
+from qa.errors import NoDocumentsError
+from qa.text import counted
 from tui.commands import Command, help_text, parse_command, parse_k
 from tui.export import conversation_markdown, default_export_path, reply_markdown
 from tui.history import InputHistory, history_file
-from tui.messages import AnswerReady, FolderChanged, IndexReady, IndexUpdated, Status, WorkFailed
+from tui.messages import AnswerReady, FolderChanged, IndexReady, IndexUpdated, NoDocuments, Status, WorkFailed
 from tui.prompt import QuestionInput
 from tui.source import SourceScreen
-from tui.text import visible
-from tui.transcript import AnswerMessage, CitationLink, NoteMessage, PendingMessage, QuestionMessage, Transcript
+from tui.text import literal, visible
+from tui.transcript import (
+    SEARCHING,
+    WAITING_FOR_MODEL,
+    AnswerMessage,
+    CitationLink,
+    NoteMessage,
+    PendingMessage,
+    QuestionMessage,
+    Transcript,
+    waiting_for_documents,
+)
 
 if TYPE_CHECKING:
     from qa.chat import Chat
@@ -87,8 +99,7 @@ class Corpus:
     seeds_dir: Path
 
     def __str__(self) -> str:
-        documents = f"{self.documents} document{'s' * (self.documents != 1)}"
-        return f"{documents} · {self.passages} passages · {self.model}"
+        return f"{counted(self.documents, 'document')} · {counted(self.passages, 'passage')} · {self.model}"
 
 
 def _recorded_corpus(index_dir: Path | str | None) -> Corpus | None:
@@ -177,6 +188,7 @@ class QAApp(App[None]):
         self._chat: Chat | None = None
         self._waiting: deque[Turn] = deque()
         self._stale: list[str] = []  # questions answered from the index as it was, during an update
+        self._no_documents: Path | None = None  # the folder, while it holds nothing to index
         self._answering = False
         self._forget = False
         self._notices = _NoticeHandler(self)
@@ -292,6 +304,9 @@ class QAApp(App[None]):
             corpus = _corpus(self.index_dir)
         except BuildCancelled:
             return
+        except NoDocumentsError as e:
+            self.post_message(NoDocuments(e.folder, e.formats))
+            return
         except Exception as e:  # noqa: BLE001  (shown in the transcript; the app stays up)
             self.post_message(WorkFailed("Could not load the index", e))
             return
@@ -309,12 +324,31 @@ class QAApp(App[None]):
     def _work_failed(self, message: WorkFailed) -> None:
         self._failed(message.what, message.error)
 
+    @on(NoDocuments)
+    def _nothing_to_index(self, message: NoDocuments) -> None:
+        """An empty folder: say where documents go and which, then follow the folder and
+        index them as they arrive; questions asked meanwhile wait for them."""
+        self._set_status(None)
+        self.sub_title = "no documents yet"
+        if self._no_documents is None:
+            self._note(
+                f"No documents in {message.folder} yet. Put {message.formats} files there (in subfolders too): "
+                + ("they are indexed as they arrive, and questions asked meanwhile are answered then." if self.follow else "then /reindex.")
+            )
+        self._no_documents = message.folder
+        for turn in self._waiting:
+            turn.pending.update(literal(waiting_for_documents(message.folder)))
+        if self.follow and not self._watching:
+            self._watching = True
+            self._watch_folder(message.folder)
+
     def _became_ready(self, chat: Chat, corpus: Corpus) -> None:
         self._chat = chat
+        self._no_documents = None
         self._show_corpus(corpus)
         self._set_status(None)
         for turn in self._waiting:
-            turn.pending.update("Searching…")
+            turn.pending.update(SEARCHING)
         self._next_question()
         if self.follow and not self._watching:
             self._watching = True
@@ -401,6 +435,12 @@ class QAApp(App[None]):
             corpus = _corpus(self.index_dir)
         except BuildCancelled:
             return
+        except NoDocumentsError as e:
+            if self._chat is None:  # still nothing to index: keep waiting for documents
+                self.post_message(NoDocuments(e.folder, e.formats))
+            else:  # the folder was emptied: the index in use is kept
+                self.post_message(WorkFailed("Could not update the index", e))
+            return
         except Exception as e:  # noqa: BLE001  (shown in the transcript; the app stays up)
             self.post_message(WorkFailed("Could not update the index", e))
             return
@@ -441,7 +481,8 @@ class QAApp(App[None]):
     def ask(self, question: str, *, again: bool = False) -> None:
         """Put a question in the transcript and answer it when the model is ready (`again`:
         asked again by the app, on an index that changed since it was answered)."""
-        turn = Turn(question, self.k, QuestionMessage(question, again=again), PendingMessage(waiting_for_model=not self.ready))
+        waiting_for = SEARCHING if self.ready else waiting_for_documents(self._no_documents) if self._no_documents else WAITING_FOR_MODEL
+        turn = Turn(question, self.k, QuestionMessage(question, again=again), PendingMessage(waiting_for))
         self._say(turn.asked, turn.pending)
         self._waiting.append(turn)
         self._next_question()

@@ -8,6 +8,7 @@ screen, and a test can post a message to drive the app without any thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.message import Message
@@ -51,6 +52,14 @@ class WorkFailed(Message):
 
     what: str
     error: Exception
+
+
+@dataclass
+class NoDocuments(Message):
+    """The documents folder holds nothing to index yet: say so, and follow it."""
+
+    folder: Path
+    formats: str
 
 
 @dataclass

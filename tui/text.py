@@ -30,6 +30,12 @@ def literal(text: str) -> Content:
     return Content(visible(text), strip_control_codes=False)
 
 
+def literal_line(text: str) -> Content:
+    """`literal(text)` on one line: line breaks and runs of spaces become one space, and a
+    control character shows as the same stand-in as in a passage (␏, not \\x0f)."""
+    return Content(" ".join(visible(text).split()), strip_control_codes=False)
+
+
 def emphasised(text: str, spans: Iterable[tuple[int, int]], style: str) -> Content:
     """`literal(text)` with `style` applied to each (start, end) span."""
     content = literal(text)

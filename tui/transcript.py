@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,9 +15,8 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from qa.lexical import matched_spans
-from qa.text import one_line
 from qa.types import MAX_QUESTION_CHARS, NOT_FOUND, Passage, Reply
-from tui.text import emphasised, literal
+from tui.text import emphasised, literal, literal_line
 
 NOT_FOUND_HINT = "Nothing in them is close enough to answer it. Try other words, or ask about something they cover."
 NEARBY_TITLE = "Nearest passages (low relevance, not an answer)"
@@ -71,11 +72,19 @@ class NoteMessage(Static):
         super().__init__(literal(text) if isinstance(text, str) else text, classes="error" if error else "")
 
 
-class PendingMessage(Static):
-    """Stands in for an answer until it arrives."""
+SEARCHING = "Searching…"
+WAITING_FOR_MODEL = "Waiting for the model to load…"
 
-    def __init__(self, waiting_for_model: bool) -> None:
-        super().__init__("Waiting for the model to load…" if waiting_for_model else "Searching…")
+
+def waiting_for_documents(folder: Path) -> str:
+    return f"Waiting for documents in {folder}…"
+
+
+class PendingMessage(Static):
+    """Stands in for an answer until it arrives, saying what it waits for."""
+
+    def __init__(self, waiting_for: str) -> None:
+        super().__init__(literal(waiting_for))
 
 
 class CitationLink(Static, can_focus=True):
@@ -116,7 +125,7 @@ class PassageView(Vertical):
             yield CitationLink(self.number, self.passage)
             yield Static(f"{relevance_bar(self.passage.score)} {self.passage.score:.2f}", classes="relevance")
             if self.passage.section:
-                yield Static(literal(one_line(self.passage.section)), classes="section")
+                yield Static(literal_line(self.passage.section), classes="section")
         yield Static(passage_content(self.passage, self.reply), classes="passage-text")
 
 
@@ -145,7 +154,7 @@ class AnswerMessage(Vertical):
             return
         if reply.answer is not None:
             yield Static(
-                Content.assemble(literal(one_line(reply.answer.text)), "  ", literal(reply.answer.citation).stylize("dim")),
+                Content.assemble(literal_line(reply.answer.text), "  ", literal(reply.answer.citation).stylize("dim")),
                 classes="answer-sentence",
             )
         for number, passage in enumerate(reply.passages, 1):
