@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.chunking import embedding_prefix, split_passages
-from qa.config import resolve_device, resolve_index_dir, resolve_model, resolve_seeds_dir, seeds_from_env
+from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir, seeds_from_env
 from qa.documents import FORMATS, UnreadableDocument, find_documents, load_document, read_bytes
 from qa.errors import IndexCorruptError, NoDocumentsError, PathError, SeedsError, make_folder
 from qa.freshness import HEADING_WEIGHT, chunk_settings, encoder_reasons, same_chunking
 from qa.lexical import LexicalIndex
 from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, SkippedFile
 from qa.markdown import clean_inline
-from qa.model import Embedder, ModelInfo, get_embedder, resolve_model_info, word_pieces
+from qa.model import Embedder, ModelInfo, embedding_model, get_embedder, resolve_model_info, word_pieces
 from qa.notices import warn
 from qa.passages import PassageRecord, write_passages
 from qa.pdf import page_spans
@@ -247,7 +247,7 @@ def _build(
     if unchanged and previous is not None and old is not None:
         current = old
         if not calibrated(old.refusal):  # same passages, an older bank of off-topic questions: calibrate only
-            current = replace(current, refusal=_calibrate(previous.folder, _model_here(info)))
+            current = replace(current, refusal=_calibrate(previous.folder, embedding_model(info)))
         if encoder_reasons(old, info):  # same passages, no usable export of the model: export only
             current = replace(current, question_encoder=question_encoder(get_embedder(info)))
         if file_records != old.files or skipped_files != old.skipped:  # timestamps moved, or skips: no re-read next time
@@ -265,7 +265,7 @@ def _build(
 
     if embedder is None:
         stage("loading the model")
-        embedder = _model_here(info)
+        embedder = embedding_model(info)
     sentence_lists = [sentence_texts(r) for r in records]
     records = [replace(r, sentences=len(texts)) for r, texts in zip(records, sentence_lists)]
     # Vectors are reused by the exact text embedded, so passages cut by other settings or an
@@ -273,7 +273,7 @@ def _build(
     stage("preparing the question encoder")  # the model's ONNX export: made once per model
     encoder = question_encoder(embedder)
     if isinstance(embedder, Embedder) and encoder["kind"] == "onnx":  # just exported: it embeds faster
-        embedder = _model_here(info)
+        embedder = embedding_model(info)
     same_model = not rebuild and old is not None and old.model_fingerprint == info.fingerprint
     vectors, sentences, counts = _vectors_for(
         records, sentence_lists, embedder, previous if same_model else None, on_progress, stage, encode or embedder.encode
@@ -299,26 +299,6 @@ def _build(
         skipped, time.perf_counter() - began, True,
         sentences=len(sentences), texts_embedded=counts.texts, duplicates=counts.duplicates,
     )
-
-
-def _model_here(info: ModelInfo) -> Embedder | OnnxEncoder:
-    """The model in the building process: its ONNX export on the CPU once that has been
-    made (no torch to import, 6-15 s on a cold machine, and on this machine's CPU it embeds
-    faster, with the same vectors to 1e-6); else, or when $QA_DEVICE names a device or an
-    NVIDIA GPU is present, sentence-transformers on that device (which makes the export)."""
-    from qa.encoder import load_onnx_encoder
-
-    if resolve_device() in (None, "cpu") and not _nvidia_gpu():
-        exported = load_onnx_encoder(info)
-        if exported is not None:
-            return exported
-    return get_embedder(info)
-
-
-def _nvidia_gpu() -> bool:
-    """Whether this machine has an NVIDIA driver (where torch builds on the GPU), told
-    without importing torch."""
-    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
 
 
 def question_encoder(embedder: Embedder | OnnxEncoder) -> dict[str, Any]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from qa.model import ModelInfo
 
-BATCH = 64  # texts per batch, as the local build batches them
+BATCH = 64  # texts per Ray Data batch (each actor embeds it in its own smaller batches)
 REACH_SECONDS = 5
 INSTALL_HINT = "install it with pip install 'ray[data]' (or qa's cluster extra: pip install -e '.[cluster]' in its folder)"
 
@@ -33,15 +33,15 @@ class EmbedBatch:
     """A Ray Data actor: loads the model once, then embeds batches of {"row", "text"}."""
 
     def __init__(self, model: str | None, fingerprint: str) -> None:
-        from qa.model import get_embedder, resolve_model_info
+        from qa.model import embedding_model, resolve_model_info
 
         info = resolve_model_info(model)
         if info.fingerprint != fingerprint:
             raise ModelError(f"the model at {info.path} on this worker is not the builder's ({info.fingerprint} vs {fingerprint})")
-        self._embedder = get_embedder(info)
+        self._embedder = embedding_model(info)  # as a local build chooses: the ONNX export on a CPU, torch on a GPU
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        vectors = self._embedder.encode([str(t) for t in batch["text"]], batch_size=BATCH)
+        vectors = self._embedder.encode([str(t) for t in batch["text"]])
         return {"row": batch["row"], "vector": vectors}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -87,3 +88,15 @@ def busy_cores():
             spinner.kill()
         for spinner in spinners:
             spinner.wait(timeout=30)
+
+
+def read_line(process: subprocess.Popen, timeout: float = 120) -> str:
+    """The next line `process` writes on its stdout (a pipe). Past `timeout` seconds the
+    process is killed and the test fails, instead of waiting on the pipe for ever."""
+    with concurrent.futures.ThreadPoolExecutor(1) as reader:
+        line = reader.submit(process.stdout.readline)  # type: ignore[union-attr]
+        try:
+            return line.result(timeout)
+        except concurrent.futures.TimeoutError:
+            process.kill()  # the pipe closes, and the reader returns
+            raise AssertionError(f"{process.args!r} wrote no line within {timeout:g} s") from None

@@ -130,6 +130,21 @@ async def test_page_keys_scroll_from_the_input_and_a_new_answer_below_is_marked_
 
 
 @in_loop
+async def test_once_the_person_scrolls_in_the_transcript_a_new_layout_leaves_the_view_where_they_put_it(seed_index, tmp_path):
+    app = QAApp(seed_index, history_path=tmp_path / "h.jsonl", follow=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for question in QUESTIONS[:2]:
+            await ask_and_wait(pilot, question)
+        transcript = app.query_one("#transcript")
+        await until(pilot, lambda: transcript.scroll_y > 0)
+        await pilot.press("escape", "home")  # into the transcript, then its own key to the top
+        assert transcript.scroll_y == 0
+        await pilot.resize_terminal(100, 30)  # a layout: what the person chose stays
+        await pilot.pause()
+        assert transcript.scroll_y == 0
+
+
+@in_loop
 async def test_after_the_source_panel_closes_typing_goes_to_the_question(seed_index, tmp_path):
     app = QAApp(seed_index, history_path=tmp_path / "h.jsonl", follow=False)
     async with app.run_test(size=(100, 30)) as pilot:

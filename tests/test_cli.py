@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import LETTER, REPO, SEEDS, run_qa
+from tests.conftest import LETTER, REPO, SEEDS, read_line, run_qa
 
 
 def test_ask_json_prints_only_json_with_citations(seed_index):
@@ -112,8 +112,9 @@ def test_python_dash_m_qa_and_help_need_no_model():
 def test_qa_alone_holds_a_conversation_with_follow_ups(seed_index):
     result = run_qa(env={"QA_INDEX": str(seed_index)}, input="Who took part in the listening project?\nWhat age were they?\n")
     assert result.returncode == 0, result.stderr
-    replies = [block for block in result.stdout.split("\n\n") if block.strip()]
-    assert "aged 14-24" in replies[-1] and f"{LETTER}:4" in replies[-1]
+    # Each reply opens with its answer sentence and the sentence's citation in brackets.
+    answers = [line for line in result.stdout.splitlines() if line.endswith("]") and f"  [{LETTER}:" in line]
+    assert len(answers) == 2 and "aged 14-24" in answers[1] and answers[1].endswith(f"  [{LETTER}:4]"), result.stdout
 
 
 def test_ask_reads_the_question_from_stdin(seed_index):
@@ -256,10 +257,10 @@ def test_watch_keeps_the_index_fresh_until_interrupted(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )
     try:
-        first = watcher.stdout.readline()  # type: ignore[union-attr]
+        first = read_line(watcher)
         assert "index updated: 1 file," in first
         (seeds / "otters.md").write_text("# Otters\n\nSea otters hold hands while they sleep.\n", encoding="utf-8")
-        second = watcher.stdout.readline()  # type: ignore[union-attr]
+        second = read_line(watcher)
         assert "index updated: 2 files," in second and "embedded now 1 passage" in second
         answer = run_qa("ask", "What do sea otters do while they sleep?", "--json", "--index", str(index))
         assert json.loads(answer.stdout)["passages"][0]["source"] == "otters.md"

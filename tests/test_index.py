@@ -22,7 +22,7 @@ from qa.errors import IndexCorruptError, ModelError, SeedsError
 from qa.manifest import FORMAT_VERSION
 from qa.ondisk import Rows
 from qa.store import CURRENT, current_generation, open_index
-from tests.conftest import LETTER, REPO, SEEDS
+from tests.conftest import LETTER, REPO, SEEDS, read_line
 
 PARAGRAPHS = [
     "Bees communicate the location of flowers through a waggle dance performed inside the hive.",
@@ -319,7 +319,7 @@ def test_a_build_killed_part_way_leaves_the_previous_index_in_service(tmp_path, 
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        first = proc.stdout.readline()
+        first = read_line(proc)
         assert first.startswith("embedded"), first
         os.kill(proc.pid, signal.SIGKILL)
     finally:

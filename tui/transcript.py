@@ -226,7 +226,12 @@ class Transcript(VerticalScroll):
             animate=False
         )
 
-    # Everything the person does to move the view releases the pin first.
+    # Everything the person does in the transcript releases the pin: a key while the focus
+    # is in it (arrows, page keys, home, end: the key arrives before its binding runs), the
+    # wheel, a click (a citation, a fold, the scrollbar), the focus moving to a citation.
+
+    def on_key(self, _event: events.Key) -> None:
+        self.release()
 
     def on_mouse_scroll_down(self, _event: events.MouseScrollDown) -> None:
         self.release()
@@ -239,27 +244,3 @@ class Transcript(VerticalScroll):
 
     def on_descendant_focus(self, _event: events.DescendantFocus) -> None:
         self.release()
-
-    def action_scroll_up(self) -> None:
-        self.release()
-        super().action_scroll_up()
-
-    def action_scroll_down(self) -> None:
-        self.release()
-        super().action_scroll_down()
-
-    def action_page_up(self) -> None:
-        self.release()
-        super().action_page_up()
-
-    def action_page_down(self) -> None:
-        self.release()
-        super().action_page_down()
-
-    def action_scroll_home(self) -> None:
-        self.release()
-        super().action_scroll_home()
-
-    def action_scroll_end(self) -> None:
-        self.release()
-        super().action_scroll_end()
