@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         results.update(compare(Path(tmp) / "local-0", Path(tmp) / "ray-0"))
     print(json.dumps(results, indent=2))
     out = REPO / "bench" / "results" / "cluster.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
 

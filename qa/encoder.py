@@ -215,7 +215,12 @@ class OnnxEncoder:
 
 
 def _cores() -> int:
-    """The cores this process may run on."""
+    """The cores this process may use: $OMP_NUM_THREADS when set (Ray sets it to each
+    actor's share of the CPUs; two actors on two cores each running two threads were
+    slower), else the cores it may run on."""
+    share = os.environ.get("OMP_NUM_THREADS", "")
+    if share.isdigit() and int(share) > 0:
+        return int(share)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

@@ -9,9 +9,10 @@ import time
 from collections.abc import Callable
 
 from textual.app import App
+from textual.widget import Widget
 from textual.widgets import Static
 
-from tui.transcript import AnswerMessage
+from tui.transcript import AnswerMessage, CitationLink, PassageView, QuestionMessage
 
 
 def in_loop(test):
@@ -40,6 +41,27 @@ def screen_text(app: App) -> str:
         return "\n".join(strip.text.rstrip() for strip in app.screen._compositor.render_strips())
     except Exception as e:  # noqa: BLE001  (a diagnostic: never hide the failure it explains)
         return f"(the screen could not be read: {type(e).__name__}: {e})"
+
+
+def shown(widget: Widget, app: App) -> bool:
+    """Whether the top line of `widget` is on screen inside the transcript's visible area."""
+    area = app.query_one("#transcript").content_region
+    return widget.region.height > 0 and area.y <= widget.region.y < area.bottom
+
+
+def fully_shown(widget: Widget, app: App) -> bool:
+    area = app.query_one("#transcript").content_region
+    return widget.region.height > 0 and area.y <= widget.region.y and widget.region.bottom <= area.bottom
+
+
+def in_view(app: App, answer: AnswerMessage) -> bool:
+    """The question, the answer sentence and the first citation (if any) all on screen."""
+    said = list(app.query_one("#transcript").children)
+    asked = said[said.index(answer) - 1]
+    parts = [asked, answer.query_one(".answer-sentence")]
+    if answer.has_class("found"):
+        parts.append(answer.query(PassageView).first().query_one(CitationLink))
+    return isinstance(asked, QuestionMessage) and all(fully_shown(part, app) for part in parts)
 
 
 async def until(pilot, condition: Callable[[], bool], timeout: float = 120, what: str = "the app did not get there in time") -> None:

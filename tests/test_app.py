@@ -12,7 +12,7 @@ from textual.widgets import Collapsible, Static, TextArea
 from qa.documents import read_document
 from qa.types import NOT_FOUND
 from tests.conftest import LETTER, SEEDS
-from tests.pilot import ask, in_loop, plain, transcript, until
+from tests.pilot import ask, in_loop, in_view, plain, transcript, until
 from tui.app import QAApp
 from tui.source import SourceScreen
 from tui.text import visible
@@ -313,8 +313,9 @@ async def test_the_app_answers_from_the_old_index_during_a_reindex_and_switches_
             otters = await ask(pilot, "What do sea otters do while they sleep?")
             assert not otters.has_class("found")  # the new document is not served half-built
             assert (index / "CURRENT").read_text(encoding="utf-8") == served
-            # Each says it comes from the index as it was, while it is updated.
+            # Each says it comes from the index as it was, while it is updated, and lands in view.
             assert all(plain(a.query_one(".answer-note")) == UPDATING_NOTE for a in (answer, otters))
+            await until(pilot, lambda: in_view(app, otters), timeout=30, what="the answer given during the update is not in view")
         finally:
             release.set()
         await until(pilot, lambda: app.corpus is not None and app.corpus.documents == 2)
@@ -327,6 +328,7 @@ async def test_the_app_answers_from_the_old_index_during_a_reindex_and_switches_
         ]
         otters = app.query(AnswerMessage).last()
         assert otters.query(CitationLink).first().passage.source == "otters.md" and not otters.query(".answer-note")
+        await until(pilot, lambda: in_view(app, otters), timeout=30, what="the answer asked again is not in view")
 
 
 @in_loop

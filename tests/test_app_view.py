@@ -10,42 +10,20 @@ import threading
 from pathlib import Path
 
 import pytest
-from textual.widget import Widget
 
 from tests.conftest import DATA, LETTER, busy_cores
 from tests.pilot import ask as ask_and_wait
-from tests.pilot import in_loop, plain, screen_text, until
+from tests.pilot import in_loop, in_view, plain, screen_text, shown, until
 from tests.test_app import letter_index
 from tui.app import QAApp
 from tui.source import SourceScreen
-from tui.transcript import AnswerMessage, CitationLink, PassageView, QuestionMessage
+from tui.transcript import AnswerMessage, PassageView, QuestionMessage
 
 QUESTIONS = [
     "Who took part in the listening project?",
     "Which charity did #isolationgames raise funds for?",
     "What did creators do for Mental Health Awareness Week?",
 ]
-
-
-def shown(widget: Widget, app: QAApp) -> bool:
-    """Whether the top line of `widget` is on screen inside the transcript's visible area."""
-    area = app.query_one("#transcript").content_region
-    return widget.region.height > 0 and area.y <= widget.region.y < area.bottom
-
-
-def fully_shown(widget: Widget, app: QAApp) -> bool:
-    area = app.query_one("#transcript").content_region
-    return widget.region.height > 0 and area.y <= widget.region.y and widget.region.bottom <= area.bottom
-
-
-def in_view(app: QAApp, answer: AnswerMessage) -> bool:
-    """The question, the answer sentence and the first citation (if any) all on screen."""
-    said = list(app.query_one("#transcript").children)
-    asked = said[said.index(answer) - 1]
-    parts = [asked, answer.query_one(".answer-sentence")]
-    if answer.has_class("found"):
-        parts.append(answer.query(PassageView).first().query_one(CitationLink))
-    return isinstance(asked, QuestionMessage) and all(fully_shown(part, app) for part in parts)
 
 
 async def open_and_close_a_citation(pilot) -> None:
