@@ -48,9 +48,9 @@ def ours(questions: Sequence[Question], index: Path) -> dict[str, dict[str, Any]
                 floor.append(time.perf_counter() - began)
             began = time.perf_counter()
             if weight is None:
-                ranked.append(rank(q.q, DEPTH, history=q.history, index_dir=index)[0])
+                ranked.append(rank(q.q, DEPTH, history=q.history, index_dir=index).found)
             else:
-                ranked.append(rank(q.q, DEPTH, history=q.history, index_dir=index, min_score=0, dense_weight=weight)[0])
+                ranked.append(rank(q.q, DEPTH, history=q.history, index_dir=index, min_score=0, dense_weight=weight).found)
             seconds.append(time.perf_counter() - began)
         out[mode] = figures(questions, ranked)
         if weight is None:

@@ -31,13 +31,13 @@ class Chat:
             EmptyQuestionError, IndexCorruptError, SeedsError, ModelError: as retrieve.
         """
         history = self.history[-1:]  # a follow-up is read with the question before it (qa.search.context_for)
-        found, nearby = rank(question, k, history=history, index_dir=self.index_dir)
+        ranked = rank(question, k, history=history, index_dir=self.index_dir)
         engine = get_engine(self.index_dir)
         previous = context_for(engine, question, history)
         asked = question if previous is None else joined_question(previous, question)
-        answer = best_sentence(engine, asked, found) if found else None
+        answer = best_sentence(engine, asked, ranked.found) if ranked.found else None
         self.history.append(question)
-        return Reply(question, found, answer, nearby)
+        return Reply(question, ranked.found, answer, ranked.nearby, ranked.outcome, ranked.missing)
 
     def clear(self) -> None:
         """Start a new conversation: forget earlier questions."""

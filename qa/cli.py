@@ -14,7 +14,7 @@ from qa.config import resolve_settings
 from qa.errors import QAError
 from qa.notices import log_to_stderr
 from qa.text import one_line
-from qa.types import NOT_FOUND, IndexStats, Passage, Reply
+from qa.types import ANSWERED, NOT_ANSWERED, NOT_FOUND, NOT_SURE, UNSURE, IndexStats, Passage, Reply, never_mentioned
 
 
 def _common(parser: argparse.ArgumentParser, default: object = None) -> None:
@@ -218,9 +218,11 @@ def _context(p: Passage, lines: Lines, n: int) -> tuple[int, list[str]] | None:
 
 
 def reply_json(reply: Reply, lines: Lines | None = None, context: int = 0) -> dict[str, object]:
-    """A reply as plain JSON data: question, found, answer and passages, each with its
-    citation and section; `nearby` holds the closest passages that did not clear the
-    relevance bar, each marked `"relevant": false`. With `context` lines, each passage
+    """A reply as plain JSON data: question, found, outcome ("answer", "unsure" or
+    "not_found"), missing (the question's specific words no document uses), answer and
+    passages, each with its citation and section; `nearby` holds the closest passages that
+    did not clear the relevance bar (with "unsure", the closest passages), each marked
+    `"relevant": false`. With `context` lines, each passage
     also has `context`: the lines around it (`line_start`, `text`)."""
     answer = None if reply.answer is None else {**asdict(reply.answer), "citation": reply.answer.citation}
 
@@ -234,6 +236,8 @@ def reply_json(reply: Reply, lines: Lines | None = None, context: int = 0) -> di
     return {
         "question": reply.question,
         "found": reply.found,
+        "outcome": reply.outcome,
+        "missing": list(reply.missing),
         "answer": answer,
         "passages": [passage(p, True) for p in reply.passages],
         "nearby": [passage(p, False) for p in reply.nearby],
@@ -261,8 +265,10 @@ def format_reply(reply: Reply, lines: Lines | None = None, context: int = 0, *, 
     The passages below the relevance bar are counted, or with `nearby` printed after a line
     that says they are not an answer; `hint` says how to see them."""
     out: list[str] = []
-    if not reply.found:
-        out.append(NOT_FOUND)
+    if reply.outcome == NOT_SURE:
+        out.append(UNSURE + (f" {never_mentioned(reply.missing)}" if reply.missing else ""))
+    elif not reply.found:
+        out.append(NOT_FOUND + (f" {never_mentioned(reply.missing)}" if reply.missing else ""))
     elif reply.answer is not None:
         cited = f"[{one_line(reply.answer.citation, exact=True)}]"
         text = reply.answer.text.strip()
@@ -273,7 +279,11 @@ def format_reply(reply: Reply, lines: Lines | None = None, context: int = 0, *, 
     for i, p in enumerate(reply.passages, 1):
         out += ([""] if i > 1 else []) + _passage_lines(i, p, lines, context)
     below = len(reply.nearby)
-    if below and nearby:
+    if below and reply.outcome == NOT_SURE:  # the closest passages are the reply: shown, and said to be possibly unrelated
+        out += ["", f"The closest passages, which may be unrelated ({below}):"]
+        for i, p in enumerate(reply.nearby, 1):
+            out += [""] + _passage_lines(i, p, lines, context)
+    elif below and nearby:
         out += ["", f"Below the relevance bar, not an answer ({below} passage{'s' * (below != 1)}):"]
         for i, p in enumerate(reply.nearby, len(reply.passages) + 1):
             out += [""] + _passage_lines(i, p, lines, context)
@@ -359,11 +369,15 @@ def _eval(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(report), indent=2))
         return 0
     k = report.k
-    header = f"{'kind':<14}{'n':>5}{'hit@1':>8}{f'hit@{k}':>8}{'MRR':>8}{'abstain':>9}"
-    print(header)
+    width = max(len(name) for name in [*report.kinds, "overall"]) + 2
+    print(f"{'kind':<{width}}{'n':>5}{'hit@1':>8}{f'hit@{k}':>8}{'MRR':>8}{'sentence':>9}{'answered':>10}{'unsure':>8}{'refused':>9}")
     rows = [*report.kinds.items(), ("overall", report.overall)]
     for name, f in rows:
-        print(f"{name:<14}{f['questions']:>5}{_pct(f['hit@1'])}{_pct(f['hit@k'])}{_pct(f['mrr'])}{_pct(f['abstention'], 9)}")
+        print(
+            f"{name:<{width}}{f['questions']:>5}{_pct(f['hit@1'])}{_pct(f['hit@k'])}{_pct(f['mrr'])}{_pct(f['sentence'], 9)}"
+            f"{f[ANSWERED]:>10}{f[NOT_SURE]:>8}{f[NOT_ANSWERED]:>9}"
+        )
+    print("(sentence: of the answers whose first passage holds the expected answer, the share whose answer sentence does too)")
     print(f"\nanswerable questions, hit@1 / hit@{k}: the hybrid as shipped, each side alone without abstention")
     for name, f in [("hybrid", report.overall), *((n, f) for n, f in report.baselines.items() if n != "naive")]:
         print(f"  {name:<8}{_pct(f['hit@1'])}{_pct(f['hit@k'])}")
@@ -372,7 +386,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"\nnaive baseline, as shipped but cut into sections between headings, no other structure:\n"
               f"  hit@1 {_pct(naive['hit@1'], 0)}, hit@{k} {_pct(naive['hit@k'], 0)}, abstention {_pct(naive['abstention'], 0)}, "
               f"in-scope abstained on {naive['wrongly_abstained']}, out-of-scope answered {naive['wrongly_answered']}")
-    print(f"\nin-scope questions abstained on: {report.overall['wrongly_abstained']}; "
+    print(f"\nin-scope questions not answered (not sure or refused): {report.overall['wrongly_abstained']}; "
           f"out-of-scope questions answered: {report.overall['wrongly_answered']}")
     return 0
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from qa.errors import QAError
 from qa.search import rank
-from qa.types import Passage
+from qa.types import ANSWERED, NOT_ANSWERED, OUTCOMES, Passage, Sentence
 
 # The dense weight of each mode; the shipped hybrid (None) uses the default weight and bar.
 MODES: dict[str, float | None] = {"hybrid": None, "dense": 1.0, "bm25": 0.0}
@@ -36,8 +36,9 @@ class Question:
     source: str | None = None
     spans: tuple[tuple[int, int], ...] = ()
 
-    def is_hit(self, passage: Passage) -> bool:
-        """Whether `passage` holds the expected answer (from `source`, when the line names one)."""
+    def is_hit(self, passage: Passage | Sentence) -> bool:
+        """Whether `passage` (or an answer sentence) holds the expected answer (from `source`,
+        when the line names one)."""
         if self.spans:
             return passage.source == self.source and any(passage.start < e and s < passage.end for s, e in self.spans)
         if self.source is not None and passage.source != self.source:
@@ -90,12 +91,16 @@ class Tally:
     hit1: int = 0
     hitk: int = 0
     reciprocal: float = 0.0
+    sentence: int = 0  # answers whose first passage and answer sentence both hold the expected answer
     abstain_right: int = 0
     wrongly_abstained: int = 0
     wrongly_answered: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
 
-    def add(self, question: Question, passages: Sequence[Passage]) -> None:
+    def add(self, question: Question, passages: Sequence[Passage], outcome: str | None = None, answer: Sentence | None = None) -> None:
+        """One question's passages (those given as an answer), its outcome and answer sentence."""
         self.questions += 1
+        self.outcomes[outcome or (ANSWERED if passages else NOT_ANSWERED)] += 1
         if question.expect is None:
             self.abstain_right += not passages
             self.wrongly_answered += bool(passages)
@@ -108,6 +113,7 @@ class Tally:
             self.hit1 += ranks[0] == 1
             self.hitk += 1
             self.reciprocal += 1 / ranks[0]
+            self.sentence += ranks[0] == 1 and answer is not None and question.is_hit(answer)
 
     def figures(self) -> dict[str, Any]:
         a = max(self.answerable, 1)
@@ -117,9 +123,12 @@ class Tally:
             "hit@1": round(self.hit1 / a, 4) if self.answerable else None,
             "hit@k": round(self.hitk / a, 4) if self.answerable else None,
             "mrr": round(self.reciprocal / a, 4) if self.answerable else None,
+            # Of the answers whose first passage holds the expected answer, the share whose answer sentence does too.
+            "sentence": round(self.sentence / self.hit1, 4) if self.hit1 else None,
             "abstention": round(self.abstain_right / max(self.questions, 1), 4),
             "wrongly_abstained": self.wrongly_abstained,
             "wrongly_answered": self.wrongly_answered,
+            **self.outcomes,
         }
 
 
@@ -142,29 +151,38 @@ def evaluate(
     naive_baseline: bool = False,
     sides: bool = True,
 ) -> Report:
-    """Ask every question and score the answers.
+    """Ask every question and score the replies.
 
-    The hybrid runs as shipped (with abstention). Dense-only and BM25-only run on the
-    answerable questions without abstention, as baselines for the fusion. With
-    `naive_baseline`, the same questions are also asked, as shipped, of an index of the
-    same documents cut the naive way (sections between headings, no other structure),
-    kept in the index folder (`naive-baseline/`): the baseline for passages that follow
-    structure. `sides=False` skips the dense-only and BM25-only runs.
+    The hybrid runs as shipped (with abstention and its three outcomes: answered, not
+    sure, not answered), each question in a conversation of its own `history`. Dense-only
+    and BM25-only run on the answerable questions without abstention, as baselines for
+    the fusion. With `naive_baseline`, the same questions are also asked, as shipped, of
+    an index of the same documents cut the naive way (sections between headings, no
+    other structure), kept in the index folder (`naive-baseline/`): the baseline for
+    passages that follow structure. `sides=False` skips the dense-only and BM25-only runs.
     """
+    from qa.chat import Chat
+
     overall, kinds = Tally(), dict[str, Tally]()
     sided = {mode: weight for mode, weight in MODES.items() if weight is not None and sides}
     baselines: dict[str, Tally] = {mode: Tally() for mode in sided}
     misses = []
     for question in questions:
-        found, _ = rank(question.q, k, history=question.history, index_dir=index_dir)
-        overall.add(question, found)
-        kinds.setdefault(question.kind, Tally()).add(question, found)
+        chat = Chat(index_dir)
+        chat.history = list(question.history)
+        reply = chat.ask(question.q, k)
+        found = reply.passages
+        overall.add(question, found, reply.outcome, reply.answer)
+        kinds.setdefault(question.kind, Tally()).add(question, found, reply.outcome, reply.answer)
         if (question.expect is None) == bool(found) or (found and not question.is_hit(found[0])):
-            misses.append({"q": question.q, "kind": question.kind, "expect": question.expect, "got": [p.citation for p in found]})
+            misses.append({
+                "q": question.q, "kind": question.kind, "expect": question.expect, "outcome": reply.outcome,
+                "missing": list(reply.missing), "got": [p.citation for p in found or reply.nearby],
+            })
         if question.expect is not None:
             for mode, tally in baselines.items():
                 tally.add(question, rank(question.q, k, history=question.history, index_dir=index_dir,
-                                         min_score=0, dense_weight=sided[mode])[0])
+                                         min_score=0, dense_weight=sided[mode]).found)
     figures = {mode: t.figures() for mode, t in baselines.items()}
     if naive_baseline:
         figures["naive"] = evaluate(questions, k, index_dir=_naive_index(index_dir), sides=False).overall

@@ -25,6 +25,10 @@ import numpy as np
 from qa.errors import IndexCorruptError
 
 _WORD = re.compile(r"\w+")
+# A name with a version, which BM25 reads as two unrelated words: HTTP/3, UTF-8, ES-2015,
+# and with a space only a dotted version (Python 3.13), so "step 2" is not one.
+_VERSIONED = re.compile(r"(?<![\w/.-])([A-Za-z][A-Za-z+#]*)(?:([/-])(\d+(?:\.\d+)*)|( )(\d+\.\d+(?:\.\d+)*))(?![\w/-]|\.\d)")
+VERSIONED = "versioned.json"
 METHOD = "lucene"
 TERM_MAX = "term_max.npy"
 IN_MEMORY_BYTES = 32 * 2**20  # larger arrays stay memory-mapped (as qa.store does for vectors)
@@ -34,7 +38,7 @@ DICT_TERMS = 50_000
 
 
 @lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
+def stopwords() -> frozenset[str]:
     """bm25s's English stopwords (STOPWORDS_EN_PLUS), kept in qa/data so that the words
     a build indexed and the words a question is read with never drift apart."""
     from importlib import resources
@@ -51,8 +55,13 @@ def _stemmer() -> Any:
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed words without English stopwords; a `#hashtag` is its word."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in _stopwords() and (len(w) > 1 or w.isdigit())]
+    words = [w for w in _WORD.findall(text.lower()) if w not in stopwords() and (len(w) > 1 or w.isdigit())]
     return _stemmer().stemWords(words) if words else []
+
+
+def versioned_names(text: str) -> list[str]:
+    """The names with a version in `text`, lower-cased, as written ("http/3", "python 3.13")."""
+    return [m.group(0).lower() for m in _VERSIONED.finditer(text)]
 
 
 def matched_spans(text: str, question: str) -> list[tuple[int, int]]:
@@ -66,7 +75,7 @@ def matched_spans(text: str, question: str) -> list[tuple[int, int]]:
         return []
     words = list(_WORD.finditer(text))
     stems = _stemmer().stemWords([w.group().lower() for w in words]) if words else []
-    return [w.span() for w, stem in zip(words, stems) if stem in wanted and w.group().lower() not in _stopwords()]
+    return [w.span() for w, stem in zip(words, stems) if stem in wanted and w.group().lower() not in stopwords()]
 
 
 class LexicalIndex:
@@ -80,8 +89,11 @@ class LexicalIndex:
         self._data, self._indices, self._indptr = data, indices, indptr
         self._size = size
         self._retriever = None  # the bm25s object of an index built here, which writes it
+        self._folded: frozenset[str] | None = None  # accented terms without their accents (uses_folded)
         self._folder: Path | None = None  # where it was read from
         self._term_max = np.asarray(term_max) if term_max is not None else _term_max(data, indptr)
+        # The corpus's names with a version (HTTP/2): None for an index written before format 6.
+        self.versioned: frozenset[str] | None = None
         # A query word the corpus never uses still counts against the normaliser, as if
         # it were a word found in a single passage: the corpus has no passage about it.
         self._unknown_max = float(np.max(self._term_max)) if self._term_max.size else 1.0
@@ -96,6 +108,7 @@ class LexicalIndex:
         scores = retriever.scores
         built = cls(dict(retriever.vocab_dict), scores["data"], scores["indices"], scores["indptr"], int(scores["num_docs"]))
         built._retriever = retriever
+        built.versioned = frozenset(name for text in texts for name in versioned_names(text))
         return built
 
     def save(self, folder: Path) -> None:
@@ -106,6 +119,7 @@ class LexicalIndex:
         self._retriever.save(str(folder), show_progress=False)
         np.save(folder / TERM_MAX, self._term_max, allow_pickle=False)
         SortedTerms.save(folder, self._vocab)
+        (folder / VERSIONED).write_text(json.dumps(sorted(self.versioned or ())), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
@@ -131,6 +145,11 @@ class LexicalIndex:
             raise ValueError("the BM25 term maxima do not fit the vocabulary")
         loaded = cls(vocab, data, indices, indptr, size, term_max)
         loaded._folder = folder
+        if (folder / VERSIONED).is_file():  # none before format 6
+            names = json.loads((folder / VERSIONED).read_text(encoding="utf-8"))
+            if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+                raise ValueError("the versioned names are not a list of strings")
+            loaded.versioned = frozenset(names)
         return loaded
 
     @property
@@ -140,7 +159,22 @@ class LexicalIndex:
 
     def unknown_words(self, text: str) -> int:
         """How many of the words of `text` (as BM25 sees them) no passage uses."""
-        return sum(self._vocab.get(token, len(self._indptr)) >= len(self._indptr) - 1 for token in tokenize(text))
+        return sum(not self.uses(token) for token in tokenize(text))
+
+    def uses(self, term: str) -> bool:
+        """Whether some passage uses `term` (a stemmed word, as `tokenize` gives it)."""
+        return self._vocab.get(term, len(self._indptr)) < len(self._indptr) - 1
+
+    def uses_folded(self, term: str) -> bool:
+        """Whether some passage uses a term that reads `term` once its accents are dropped
+        ("hervé" for "herve"). Only a vocabulary held as a dict is searched this way (up to
+        DICT_TERMS terms); a larger one answers False."""
+        if self._folded is None:
+            from qa.text import fold
+
+            terms = self._vocab.keys() if isinstance(self._vocab, dict) else ()
+            self._folded = frozenset(fold(t) for t in terms if not t.isascii())
+        return term in self._folded
 
     def scores(self, query: str) -> np.ndarray:
         """Normalised BM25 score of every passage for `query`, float32 in [0, 1]."""

@@ -16,7 +16,9 @@ from qa.errors import IndexCorruptError
 # 5: above 200,000 passages, compressed codes with the exact vectors beside them
 # (vectors.npy); BM25's term maxima and vocabulary as arrays (bm25/term_max.npy, vocab.*.npy),
 # so opening parses nothing and reads no more than it must.
-FORMAT_VERSION = 5
+# 6: the corpus's names with a version (HTTP/2, UTF-8, Python 3.13) in bm25/versioned.json,
+# so a question about one it never mentions (HTTP/3) is known to be (qa.missing).
+FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
 
 

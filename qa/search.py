@@ -30,11 +30,12 @@ from qa.config import INDEX_ENV, resolve_index_dir, resolve_model, resolve_seeds
 from qa.errors import EmptyQuestionError, QAError
 from qa.freshness import stale_reasons
 from qa.manifest import MANIFEST, Manifest, read_manifest
+from qa.missing import missing_words
 from qa.model import ModelInfo, resolve_model_info
 from qa.notices import notice, warn
 from qa.refusal import Bar
 from qa.store import CURRENT, OpenIndex, current_generation, open_index
-from qa.types import MAX_QUESTION_CHARS, Passage
+from qa.types import ANSWERED, MAX_QUESTION_CHARS, NOT_ANSWERED, NOT_SURE, Passage
 from qa.vectors import exact_matrix, one_search_thread, search_depth
 
 Progress = Callable[[int, int], None]
@@ -68,6 +69,10 @@ CANDIDATES = 50
 # A passage is an answer only if it clears the bar and scores at least this share of the
 # best passage's score. Calibrated in the README, "Scores".
 RELATIVE = 0.5
+# A question that names something specific no passage mentions is answered only if its
+# best passage clears the bar this many times over; below that the reply is "not sure".
+# Calibrated, leave-one-corpus-out, in the README ("Scores").
+SURE = 2.2
 # Characters of the question before a follow-up that are read with it: more than any
 # real question, few enough to leave the follow-up within the model's 256 word pieces.
 CONTEXT_CHARS = 500
@@ -91,6 +96,14 @@ class Scores:
     def clearing(self, bar: Bar) -> set[int]:
         """The rows relevant enough to be an answer (see qa.refusal)."""
         return set(self.ids[(self.strength >= bar.strength) | (self.cosine >= bar.cosine)].tolist())
+
+    def evidence(self, row: int, bar: Bar) -> float:
+        """How many times over a row clears the bar, on its better side (0 if not a candidate)."""
+        where = np.flatnonzero(self.ids == row)
+        if not len(where):
+            return 0.0
+        i = int(where[0])
+        return max(float(self.strength[i]) / max(bar.strength, 1e-9), float(self.cosine[i]) / max(bar.cosine, 1e-9))
 
     def by_row(self) -> dict[int, float]:
         """{row: fused score}."""
@@ -385,7 +398,22 @@ def retrieve(
         >>> [p.citation for p in retrieve("Who signed the letter?", k=1)]
         ['tiktok-2020-community-letter.txt:9']
     """
-    return rank(question, k, history=history, index_dir=index_dir, min_score=min_score)[0]
+    return rank(question, k, history=history, index_dir=index_dir, min_score=min_score).found
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The k best passages for a question, split by whether they answer it.
+
+    `found`: the passages relevant enough to be an answer, best first ([] unless `outcome`
+    is ANSWERED); `nearby`: the rest of the k best; `outcome`: ANSWERED, NOT_SURE or
+    NOT_ANSWERED (qa.types); `missing`: the specific words of the question no passage uses.
+    """
+
+    found: list[Passage]
+    nearby: list[Passage]
+    outcome: str
+    missing: tuple[str, ...] = ()
 
 
 def rank(
@@ -396,13 +424,15 @@ def rank(
     index_dir: str | Path | None = None,
     min_score: float | None = None,
     dense_weight: float = DENSE_WEIGHT,
-) -> tuple[list[Passage], list[Passage]]:
-    """Like retrieve, but also returns the passages that did not clear the bar: (found, nearby).
+) -> Ranking:
+    """Like retrieve, but says more: the passages that did not clear the bar, and whether
+    the documents answer, may not answer, or do not answer (see Ranking).
 
-    The k best passages are split in two: those relevant enough to be an answer, best
-    first, and the rest ("nearby"), so a front-end can show them folded away. The
-    question is answered only when the best passage itself clears the bar, so whether it
-    is answered does not depend on k.
+    The question is answered only when the best passage itself clears the bar, so whether
+    it is answered does not depend on k. It is answered with less certainty ("not sure")
+    when it names something specific that no passage mentions and its best passage
+    clears the bar by less than SURE times (qa.missing); with an explicit `min_score`,
+    the bar alone decides.
     """
     if not isinstance(question, str) or not question.strip():
         raise EmptyQuestionError()
@@ -412,7 +442,8 @@ def rank(
     bar = engine.bar if min_score is None else Bar.fixed(float(min_score))
     previous = context_for(engine, question, history)
     texts = [question, joined_question(previous, question)] if previous is not None else [question]
-    own, *in_context = engine.scores(texts, dense_weight)
+    every = engine.scores(texts, dense_weight)
+    own, *in_context = every
     ranking = own.by_row()
     chosen = own.clearing(bar)
     if in_context:
@@ -424,13 +455,23 @@ def rank(
         }
         chosen |= in_context[0].clearing(bar)
     best = _top(engine, ranking, k)
+    calibrated = min_score is None
     if not best or best[0][0] not in chosen:
-        return [], [p for _, p in best]
+        return Ranking([], [p for _, p in best], NOT_ANSWERED, _specific_missing(engine, question) if calibrated and best else ())
+    if calibrated and max(scores.evidence(best[0][0], bar) for scores in every) < SURE:
+        missing = _specific_missing(engine, question)  # only now: a clear answer never looks
+        if missing:
+            return Ranking([], [p for _, p in best], NOT_SURE, missing)
     if bar.strength > 0 or bar.cosine > 0:
         # Beside a strong answer, a passage that clears the bar only by a general likeness
         # to the question ranks far below it: it is shown folded away, not as an answer.
         chosen = {row for row in chosen if ranking[row] >= RELATIVE * ranking[best[0][0]]}
-    return [p for row, p in best if row in chosen], [p for row, p in best if row not in chosen]
+    return Ranking([p for row, p in best if row in chosen], [p for row, p in best if row not in chosen], ANSWERED)
+
+
+def _specific_missing(engine: Engine, question: str) -> tuple[str, ...]:
+    """The specific words of the question that no passage uses (qa.missing), as written."""
+    return tuple(word.word for word in missing_words(question[:MAX_QUESTION_CHARS], engine.index.lexical) if word.specific)
 
 
 def context_for(engine: Engine, question: str, history: Sequence[str]) -> str | None:

@@ -7,6 +7,8 @@ a line.
 
 from __future__ import annotations
 
+import unicodedata
+
 
 def counted(count: int, noun: str) -> str:
     """`count` and `noun`, plural when it is not one, with thousands separated.
@@ -34,3 +36,12 @@ def one_line(text: str, *, exact: bool = False) -> str:
         ch if ch.isprintable() or ch == " " else " " if ch.isspace() else repr(ch)[1:-1] for ch in text
     )
     return " ".join(cleaned.split())
+
+
+def fold(text: str) -> str:
+    """`text` without its accents.
+
+    >>> fold("Hervé, Zoë")
+    'Herve, Zoe'
+    """
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))

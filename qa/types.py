@@ -8,6 +8,19 @@ from qa.text import counted
 
 NOT_FOUND = "That isn't in these documents."
 """What every front-end says when a question is not answered by the documents."""
+UNSURE = "Not sure these documents answer that."
+"""What every front-end says when the closest passages may not answer the question."""
+
+# A reply's outcome: the documents answer; they may not (the closest passages are shown,
+# labelled as possibly unrelated); or they do not.
+ANSWERED, NOT_SURE, NOT_ANSWERED = "answer", "unsure", "not_found"
+OUTCOMES = (ANSWERED, NOT_SURE, NOT_ANSWERED)
+
+
+def never_mentioned(words: tuple[str, ...] | list[str]) -> str:
+    """The line that names what the documents never mention: `They never mention NTLM.`"""
+    listed = ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else "".join(words)
+    return f"They never mention {listed}."
 
 SECTION_SEPARATOR = " › "
 
@@ -80,15 +93,26 @@ class Sentence:
 class Reply:
     """One turn of a conversation.
 
-    `passages` are the relevant passages, best first ([] when the documents do not answer);
-    `answer` is the sentence that best answers, or None; `nearby` holds the closest
-    passages when nothing cleared the relevance bar, so a front-end can show why.
+    `passages` are the relevant passages, best first ([] unless the documents answer);
+    `answer` is the sentence that best answers, or None; `nearby` holds the other passages
+    among the k closest, which did not clear the relevance bar. `outcome` is ANSWERED,
+    NOT_SURE (the closest passages, in `nearby`, may not answer: the question names things
+    the documents never mention, or barely clears the bar) or NOT_ANSWERED; `missing`
+    names the specific words of the question that no document uses ("NTLM").
     """
 
     question: str
     passages: list[Passage]
     answer: Sentence | None
     nearby: list[Passage] = field(default_factory=list)
+    outcome: str = ""
+    missing: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.outcome:
+            object.__setattr__(self, "outcome", ANSWERED if self.passages else NOT_ANSWERED)
+        if self.outcome not in OUTCOMES or (self.outcome == ANSWERED) != bool(self.passages):
+            raise ValueError(f"a reply with {len(self.passages)} passages cannot have the outcome {self.outcome!r}")
 
     @property
     def found(self) -> bool:

@@ -65,6 +65,27 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     return index
 
 
+@pytest.fixture(scope="session")
+def stdlib_index(tmp_path_factory, embedder):
+    """More passages than search's candidate depth: four modules' documentation strings."""
+    import inspect
+
+    from bench.corpus import docstrings, stdlib_sources
+    from qa import build_index
+    from qa.search import CANDIDATES
+    from qa.store import open_index
+
+    seeds = tmp_path_factory.mktemp("stdlib")
+    for module, path in stdlib_sources():
+        if module in ("json.decoder", "textwrap", "shlex", "fractions"):
+            sections = [f"{name}\n{inspect.cleandoc(doc)}" for name, doc in docstrings(module, path.read_text(encoding="utf-8"))]
+            (seeds / f"{module}.txt").write_text("\n\n".join(sections) + "\n", encoding="utf-8")
+    index = tmp_path_factory.mktemp("stdlib-index")
+    build_index(seeds, index)
+    assert len(open_index(index).passages) > 2 * CANDIDATES
+    return index
+
+
 def run_qa(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, input: str = "", timeout: float = 300):
     """Run the real `qa` command in a fresh process."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -19,7 +18,7 @@ from qa.build import embedding_text, lexical_text, sentence_texts
 from qa.documents import read_document
 from qa.evaluate import evaluate, load_questions
 from qa.lexical import tokenize
-from qa.search import CANDIDATES, DENSE_WEIGHT, PASSAGE_WEIGHT, get_engine, rank
+from qa.search import DENSE_WEIGHT, PASSAGE_WEIGHT, get_engine, rank
 from qa.store import open_index
 from tests.conftest import DATA, LETTER
 
@@ -99,23 +98,6 @@ def _oracle_ranking(index_dir, embedder, question: str, k: int, dense_weight: fl
     return [((r.source, r.start), score) for score, r in chosen[:k]]
 
 
-@pytest.fixture(scope="module")
-def stdlib_index(tmp_path_factory, embedder):
-    """More passages than search's candidate depth: three modules' documentation strings."""
-    from bench.corpus import docstrings, stdlib_sources
-    from qa import build_index
-
-    seeds = tmp_path_factory.mktemp("stdlib")
-    for module, path in stdlib_sources():
-        if module in ("json.decoder", "textwrap", "shlex", "fractions"):
-            sections = [f"{name}\n{inspect.cleandoc(doc)}" for name, doc in docstrings(module, path.read_text(encoding="utf-8"))]
-            (seeds / f"{module}.txt").write_text("\n\n".join(sections) + "\n", encoding="utf-8")
-    index = tmp_path_factory.mktemp("stdlib-index")
-    build_index(seeds, index)
-    assert len(open_index(index).passages) > 2 * CANDIDATES
-    return index
-
-
 @pytest.mark.parametrize("dense_weight", [1.0, DENSE_WEIGHT], ids=["dense-only", "hybrid"])
 def test_retrieve_ranks_as_the_fused_formula_scored_over_every_passage(seed_index, stdlib_index, embedder, dense_weight):
     cases = [(seed_index, q["q"]) for q in map(json.loads, (DATA / "seed_questions.jsonl").read_text().splitlines()[:8])]
@@ -123,7 +105,7 @@ def test_retrieve_ranks_as_the_fused_formula_scored_over_every_passage(seed_inde
                                           "Fraction from a decimal string", "What does the JSON decoder do with NaN?")]
     for index_dir, question in cases:
         expected = _oracle_ranking(index_dir, embedder, question, 5, dense_weight)
-        found = rank(question, 5, index_dir=index_dir, min_score=0, dense_weight=dense_weight)[0]
+        found = rank(question, 5, index_dir=index_dir, min_score=0, dense_weight=dense_weight).found
         assert [p.score for p in found] == pytest.approx([score for _, score in expected], abs=2e-4), question
         # The same passages, in the same order, wherever two scores are not tied.
         for p, (where, score) in zip(found, expected):

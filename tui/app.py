@@ -31,6 +31,7 @@ from textual.worker import Worker, get_current_worker
 
 from qa.errors import NoDocumentsError
 from qa.text import counted
+from qa.types import NOT_SURE
 from tui.commands import Command, help_text, parse_command, parse_k
 from tui.export import conversation_markdown, default_export_path, reply_markdown
 from tui.history import InputHistory, history_file
@@ -613,7 +614,7 @@ class QAApp(App[None]):
 
     def action_open_citation(self, number: int) -> None:
         """Open citation `number` of the last answer that has citations."""
-        passages = next(([*r.passages, *r.nearby] for r in reversed(self.replies) if r.found), [])
+        passages = next(([*r.passages, *r.nearby] for r in reversed(self.replies) if r.found or r.outcome == NOT_SURE), [])
         if 1 <= number <= len(passages):
             self.open_source(passages[number - 1])
 

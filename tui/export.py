@@ -7,17 +7,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa.text import one_line
-from qa.types import NOT_FOUND, Reply
+from qa.types import NOT_FOUND, NOT_SURE, UNSURE, Reply, never_mentioned
 
 
 def reply_markdown(reply: Reply) -> str:
     """One turn: the question as a heading, the answer, then the passages quoted with citations."""
     lines = [f"## {one_line(reply.question)}", ""]
-    if not reply.found:
-        return "\n".join([*lines, NOT_FOUND, ""])
-    if reply.answer is not None:
+    missing = f" {never_mentioned(reply.missing)}" if reply.missing else ""
+    if reply.outcome == NOT_SURE:
+        lines += [f"{UNSURE}{missing} The closest passages, which may be unrelated:", ""]
+    elif not reply.found:
+        return "\n".join([*lines, NOT_FOUND + missing, ""])
+    elif reply.answer is not None:
         lines += [f"**{one_line(reply.answer.text)}** ({reply.answer.citation})", ""]
-    for number, passage in enumerate(reply.passages, 1):
+    for number, passage in enumerate(reply.passages if reply.found else reply.nearby, 1):
         section = f" {one_line(passage.section)}" if passage.section else ""
         lines.append(f"[{number}] `{passage.citation}`{section} (score {passage.score:.2f})")
         lines.append("")

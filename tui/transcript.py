@@ -15,10 +15,11 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from qa.lexical import matched_spans
-from qa.types import MAX_QUESTION_CHARS, NOT_FOUND, Passage, Reply
+from qa.types import MAX_QUESTION_CHARS, NOT_FOUND, NOT_SURE, UNSURE, Passage, Reply, never_mentioned
 from tui.text import emphasised, literal, literal_line
 
 NOT_FOUND_HINT = "Nothing in them is close enough to answer it. Try other words, or ask about something they cover."
+UNSURE_HINT = "The closest passages follow; they may be unrelated."
 NEARBY_TITLE = "Nearest passages (low relevance, not an answer)"
 BELOW_BAR_TITLE = "More passages, below the relevance bar (not an answer)"
 RELEVANCE_STEPS = 5
@@ -137,7 +138,7 @@ class AnswerMessage(Vertical):
     `updating`: answered from the index as it was while an update runs, and said so."""
 
     def __init__(self, reply: Reply, *, updating: bool = False) -> None:
-        super().__init__(classes="found" if reply.found else "not-found")
+        super().__init__(classes="found" if reply.found else "unsure" if reply.outcome == NOT_SURE else "not-found")
         self.reply = reply
         self.updating = updating
 
@@ -145,8 +146,14 @@ class AnswerMessage(Vertical):
         reply = self.reply
         if self.updating:
             yield Static(UPDATING_NOTE, classes="answer-note")
+        missing = literal(f" {never_mentioned(reply.missing)}") if reply.missing else ""
+        if reply.outcome == NOT_SURE:  # the closest passages, shown, and said to be possibly unrelated
+            yield Static(Content.assemble((UNSURE, "bold"), missing, " ", UNSURE_HINT), classes="answer-sentence")
+            for number, passage in enumerate(reply.nearby, 1):
+                yield PassageView(number, passage, reply)
+            return
         if not reply.found:
-            yield Static(Content.assemble((NOT_FOUND, "bold"), " ", NOT_FOUND_HINT), classes="answer-sentence")
+            yield Static(Content.assemble((NOT_FOUND, "bold"), missing or f" {NOT_FOUND_HINT}"), classes="answer-sentence")
             if reply.nearby:
                 with Collapsible(title=NEARBY_TITLE, collapsed=True):
                     for number, passage in enumerate(reply.nearby, 1):
