@@ -16,8 +16,8 @@ class Chat:
         >>> chat = Chat()
         >>> chat.ask("Who took part in the listening project?").found
         True
-        >>> chat.ask("What age were they?").answer.text
-        'We partnered with youth charity Partnership for London to run a listening project with young people aged 14-24 to better understand their experience of lockdown and give them a voice.'
+        >>> chat.ask("What age were they?").answer.plain.split(". ")[0]
+        'We partnered with youth charity Partnership for London to run a listening project with young people aged 14-24 to better understand their experience of lockdown and give them a voice'
     """
 
     def __init__(self, index_dir: str | Path | None = None) -> None:

@@ -253,11 +253,6 @@ def shown_line(line: str) -> str:
     return one_line(line.expandtabs(4).rstrip(), exact=True)
 
 
-def _has_code(text: str) -> bool:
-    """Whether a text holds code: a fence, or an indented line after the first."""
-    return any(line.lstrip().startswith(("```", "~~~")) or line.startswith(("    ", "\t")) for line in text.split("\n")[1:])
-
-
 def format_reply(reply: Reply, lines: Lines | None = None, context: int = 0, *, nearby: bool = False, hint: str = "--nearby shows them") -> str:
     """A reply as text for the terminal: the answer sentence, then numbered cited passages,
     each with its line breaks and indentation (code stays code); with `context`, the
@@ -271,11 +266,11 @@ def format_reply(reply: Reply, lines: Lines | None = None, context: int = 0, *, 
         out.append(NOT_FOUND + (f" {never_mentioned(reply.missing)}" if reply.missing else ""))
     elif reply.answer is not None:
         cited = f"[{one_line(reply.answer.citation, exact=True)}]"
-        text = reply.answer.text.strip()
-        if _has_code(text):  # a lead-in with the code it introduces: the code keeps its lines
-            out += [shown_line(line) for line in text.split("\n")] + [f"  {cited}", ""]
+        said = (reply.answer.plain or reply.answer.text).strip().split("\n")
+        if len(said) > 1:  # with the list or code it introduces: each keeps its line
+            out += [shown_line(line) for line in said] + [f"  {cited}", ""]
         else:
-            out += [f"{one_line(text)}  {cited}", ""]
+            out += [f"{one_line(said[0])}  {cited}", ""]
     for i, p in enumerate(reply.passages, 1):
         out += ([""] if i > 1 else []) + _passage_lines(i, p, lines, context)
     below = len(reply.nearby)

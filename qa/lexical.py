@@ -165,6 +165,12 @@ class LexicalIndex:
         """Whether some passage uses `term` (a stemmed word, as `tokenize` gives it)."""
         return self._vocab.get(term, len(self._indptr)) < len(self._indptr) - 1
 
+    def weight(self, term: str) -> float:
+        """How much `term` (a stemmed word) tells passages apart: its highest BM25 score in
+        any passage, which grows with its rarity (0 for a word no passage uses)."""
+        i = self._vocab.get(term, len(self._indptr))
+        return float(self._term_max[i]) if i < len(self._indptr) - 1 else 0.0
+
     def uses_folded(self, term: str) -> bool:
         """Whether some passage uses a term that reads `term` once its accents are dropped
         ("hervé" for "herve"). Only a vocabulary held as a dict is searched this way (up to

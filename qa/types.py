@@ -70,7 +70,10 @@ class Passage:
 
 @dataclass(frozen=True)
 class Sentence:
-    """The sentence of a passage that best answers a question, with its own offsets."""
+    """The sentence of a passage that best answers a question, with its own offsets
+    (`text == document_text[start:end]`); with the list, table or code a lead-in
+    introduces. `plain` is how it reads: prose without markup, code without fences, a
+    list's items on lines of their own."""
 
     text: str
     source: str
@@ -79,6 +82,7 @@ class Sentence:
     line_start: int
     line_end: int
     page: int | None = None
+    plain: str = ""
 
     @property
     def citation(self) -> str:

@@ -94,11 +94,14 @@ def test_the_answer_sentence_spans_a_hard_wrap_and_is_never_a_heading(docs_index
     reply = Chat(docs_index).ask("Which tool keeps the Linux package up to date?")
     answer = reply.answer
     assert answer is not None and answer.source == "install.md"
-    assert answer.text == (
+    sentence = (
         "Install it with the distribution's\npackage manager, which also keeps it up to date when new versions are\n"
         "released by the maintainers."
     )
-    assert (answer.line_start, answer.line_end) == (7, 9)
+    # The sentence, across its hard wraps, then what follows it in the section: the command.
+    assert answer.text == sentence + "\n\n```sh\nsudo apt install gizmo-cli"
+    assert (answer.line_start, answer.line_end) == (7, 12)
+    assert answer.plain == " ".join(sentence.split()) + "\nsudo apt install gizmo-cli"  # no markup, no fence
     document = read_document(_seeds(docs_index) / answer.source)
     assert document[answer.start : answer.end] == answer.text
 

@@ -18,8 +18,9 @@ def reply_markdown(reply: Reply) -> str:
         lines += [f"{UNSURE}{missing} The closest passages, which may be unrelated:", ""]
     elif not reply.found:
         return "\n".join([*lines, NOT_FOUND + missing, ""])
-    elif reply.answer is not None:
-        lines += [f"**{one_line(reply.answer.text)}** ({reply.answer.citation})", ""]
+    elif reply.answer is not None:  # as it reads: no markup, no fences; a list's items or code on lines of their own
+        first, *rest = (reply.answer.plain or reply.answer.text).strip().split("\n")
+        lines += [f"**{one_line(first)}** ({reply.answer.citation})", *(f"    {line}" for line in rest), ""]
     for number, passage in enumerate(reply.passages if reply.found else reply.nearby, 1):
         section = f" {one_line(passage.section)}" if passage.section else ""
         lines.append(f"[{number}] `{passage.citation}`{section} (score {passage.score:.2f})")

@@ -112,6 +112,11 @@ class CitationLink(Static, can_focus=True):
         self.action_choose()
 
 
+def _answer_lines(text: str) -> Content:
+    """The answer as it reads: each of its lines (a list's items, code) on one line of its own."""
+    return Content("\n").join(literal_line(line) for line in text.strip().split("\n"))
+
+
 class PassageView(Vertical):
     """One cited passage: citation, relevance, text."""
 
@@ -161,7 +166,7 @@ class AnswerMessage(Vertical):
             return
         if reply.answer is not None:
             yield Static(
-                Content.assemble(literal_line(reply.answer.text), "  ", literal(reply.answer.citation).stylize("dim")),
+                Content.assemble(_answer_lines(reply.answer.plain or reply.answer.text), "  ", literal(reply.answer.citation).stylize("dim")),
                 classes="answer-sentence",
             )
         for number, passage in enumerate(reply.passages, 1):
