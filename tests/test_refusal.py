@@ -80,7 +80,8 @@ def test_the_calibrated_bar_is_stored_and_used(seed_index: Path, tmp_path: Path)
     manifest_path = current_generation(index) / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     refusal = manifest["refusal"]
-    assert refusal["questions"] == len(bank()) and refusal["quantile"] > 0.5
+    lexical = open_index(index).lexical
+    assert refusal["questions"] == sum(bool(lexical.unknown_words(q)) for q in bank()) and refusal["quantile"] > 0.5
     assert STRENGTH_FLOOR <= refusal["strength"] <= 1 and COSINE_FLOOR <= refusal["cosine"] <= 1
     question = "Which charity did the #isolationgames raise funds for?"
     assert retrieve(question, index_dir=index)
@@ -116,3 +117,62 @@ def test_a_new_calibration_needs_no_embedding_and_reaches_a_loaded_engine(seed_i
     assert stats.embedded == 0 and not stats.changed and current_generation(index) == engine.generation
     assert open_index(index).manifest.refusal == calibrated
     assert get_engine(index) is engine and retrieve(question, index_dir=index)
+
+
+HANDBOOK = """\
+# Employee handbook
+
+## Pay
+
+Salaries are paid monthly, on the last working day of the month, by bank transfer. Your payslip shows your gross
+pay, tax, pension contributions and any deductions. If the last working day falls on a public holiday, you are paid
+the day before. Overtime must be agreed with your manager in advance.
+
+## Annual leave
+
+Full-time employees get 25 days of paid holiday a year, plus public holidays. Up to five unused days can be carried
+over into the next year; the rest is lost. Book holiday through the HR system at least two weeks ahead.
+
+## Sickness
+
+If you are ill, tell your manager before 10 am on your first day of absence. For absences of more than seven
+calendar days you need a doctor's note.
+
+## Health insurance
+
+The company pays for private health insurance for every employee from their first day. Partners and children can be
+added to the policy at the employee's own cost. Dental treatment is not covered.
+
+## Pension
+
+The company matches your pension contributions up to 5% of your salary, as an employer match works in a 401(k):
+for each pound you put in, the company puts in one more, up to the limit.
+
+## Money matters
+
+Missing a credit card payment can lead to a late fee and a mark on your credit record, so the payroll team can move
+your pay date by a few days if you ask. Paying off student loans or investing: the company's financial adviser can
+help you decide, once a year, free of charge.
+"""
+# Asked as an employee would, in everyday words (none of them taken from the bank).
+PARAPHRASES = (
+    "When do I get my money each month?", "How many days off do I get each year?", "What happens to vacation days I don't use?",
+    "Do I need a note from the doctor if I'm off sick?", "Will the company cover my kids' medical bills?",
+    "Does the firm put money into my retirement savings?",
+)
+
+
+def test_bank_questions_the_corpus_may_answer_do_not_set_its_bar(tmp_path: Path):
+    """A corpus about money and health shares words with the bank's questions about money
+    and health: those it uses every word of are left out of its calibration, and its own
+    questions are answered; unrelated ones are still refused."""
+    seeds, index = tmp_path / "seeds", tmp_path / "index"
+    seeds.mkdir()
+    (seeds / "handbook.md").write_text(HANDBOOK, encoding="utf-8")
+    build_index(seeds, index)
+    opened = open_index(index)
+    related = [q for q in bank() if not opened.lexical.unknown_words(q)]
+    assert related  # the handbook answers some of the bank's money questions in their own words
+    assert opened.manifest.refusal["questions"] == len(bank()) - len(related)
+    assert all(retrieve(q, index_dir=index) for q in PARAPHRASES)
+    assert sum(not retrieve(q, index_dir=index) for q in OFF_TOPIC) >= 18
