@@ -126,28 +126,72 @@ def paged(pages: list[str]) -> PagedText:
 def paragraphs(lines: list[str], start: int) -> list[tuple[int, int]]:
     """(start, end) of the paragraphs of a page's lines, the first line at offset `start`.
 
-    PDF text has no blank lines between paragraphs; a line that ends a sentence well short
-    of the page's usual line length (under SHORT_LINE of it) ends one, as typeset text has it.
+    PDF text has no blank lines between paragraphs. In prose (a paragraph whose first line
+    runs the page's usual length), a line that ends a sentence well short of that length
+    (under SHORT_LINE of it) ends the paragraph, as typeset text has it. A paragraph whose
+    first line is short is a block (code, a program's output, a table's rows, a lead-in and
+    the code it introduces): its short lines stay together, whatever they end with, until a
+    line of the usual length begins the prose after it; a single short line that ends no
+    sentence (a heading) begins its prose instead. A caption alone ("Figure 2: ...") stays
+    with the text before it, the figure's neighbour, not a passage of its own.
     """
     lengths = sorted(len(line.rstrip()) for line in lines if line.strip())
     if not lengths:
         return []
     usual = lengths[int(0.9 * (len(lengths) - 1))]
+
+    def short(line: str) -> bool:
+        return len(line.rstrip()) < SHORT_LINE * usual
+
     found: list[tuple[int, int]] = []
-    first: int | None = None
-    position = start
+    first: int | None = None  # where the paragraph being read begins
+    block, count, previous = False, 0, ""
+    position, last_end = start, start
     for line in lines:
         end = position + len(line.rstrip())
         if line.strip():
-            first = position + (len(line) - len(line.lstrip())) if first is None else first
-            if line.rstrip().endswith(_SENTENCE_ENDS) and len(line.rstrip()) < SHORT_LINE * usual:
+            begins = position + (len(line) - len(line.lstrip()))
+            if first is not None and block and not short(line):
+                if count == 1 and not previous.rstrip().endswith(_SENTENCE_ENDS):
+                    block = False  # a heading: it begins the prose below it
+                else:
+                    found.append((first, last_end))
+                    first = None
+            if first is None:
+                first, block, count = begins, short(line), 0
+            count += 1
+            if not block and short(line) and line.rstrip().endswith(_SENTENCE_ENDS):
                 found.append((first, end))
                 first = None
-        last_end = end
+            previous, last_end = line, end
         position += len(line) + 1
     if first is not None:
         found.append((first, last_end))
-    return found
+    return _with_captions(found, lines, start)
+
+
+_CAPTION = re.compile(r"(?:Figure|Fig\.|Table|Listing|Chart|Diagram|Exhibit)\s+[\dIVXivx]+[.:]?", re.I)
+
+
+def _with_captions(found: list[tuple[int, int]], lines: list[str], start: int) -> list[tuple[int, int]]:
+    """`found` with each one-line caption joined to the paragraph before it (or after it, first on the page)."""
+    text = "\n".join(lines)
+    out: list[tuple[int, int]] = []
+    pending: tuple[int, int] | None = None
+    for first, end in found:
+        piece = text[first - start : end - start]
+        if "\n" not in piece and _CAPTION.match(piece.strip()):
+            if out:
+                out[-1] = (out[-1][0], end)
+            else:
+                pending = (first, end)
+            continue
+        if pending is not None:
+            first, pending = pending[0], None
+        out.append((first, end))
+    if pending is not None:
+        out.append(pending)
+    return out
 
 
 def running_lines(pages: list[str]) -> set[str]:

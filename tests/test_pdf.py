@@ -152,3 +152,60 @@ def test_the_source_panel_shows_the_passages_page(tmp_path):
             assert selected and selected in page and app.screen.passage.citation.startswith("manual.pdf:p2:")
 
     asyncio.run(run())
+
+
+TUTORIAL_PROSE = (
+    "Python opens a file with the built-in open function, which returns a file object. Iterating over the file object "
+    "yields one line at a time, so even a very large file never has to fit in memory.",
+    "If the file does not exist, open raises FileNotFoundError. Catch it to show a friendly message instead of a "
+    "traceback, as the example below does for a file that is not there.",
+    "Opening a file in write mode erases what it held before, so use append mode to add to a log file. Binary mode is "
+    "needed for images, archives and anything else that is not text.",
+)
+CODE = (
+    ["with open('names.txt') as handle:", "    for name in handle:", "        print(name.strip())"],
+    ["try:", "    handle = open('missing.txt')", "except FileNotFoundError:", "    print('No such file, sorry.')"],
+)
+TABLE = ["Table 1: The modes of the open function.", "r    read (the default)", "w    write, truncating the file first",
+         "a    append to the end"]
+FIGURE = "Figure 2: A file object reads the disk a block at a time."
+
+
+def tutorial(path: Path) -> Path:
+    """A page of a programming tutorial: prose, code in a fixed-width font, a table with its
+    caption above, a figure's caption below it."""
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    for prose, code in zip(TUTORIAL_PROSE, (*CODE, None)):
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(0, 6, prose, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Courier", size=10)
+        for line in code or []:
+            pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    for row in TABLE:
+        pdf.cell(0, 5, row, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, FIGURE, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def test_code_tables_and_captions_in_a_pdf_are_blocks_not_one_line_passages(tmp_path):
+    from qa.store import open_index
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    tutorial(seeds / "tutorial.pdf")
+    build_index(seeds, tmp_path / "index")
+    passages = open_index(tmp_path / "index").passages
+
+    def holding(words: str) -> list[str]:
+        return [p.text for p in passages if words in " ".join(p.text.split())]
+
+    for block in (*CODE, TABLE):  # each block whole, in one passage
+        lines = [" ".join(line.split()) for line in block]
+        assert any(all(line in " ".join(text.split()) for line in lines) for text in holding(lines[0])), block
+    assert all(len(p.text.strip().split("\n")) > 1 for p in passages if "(" in p.text or "open(" in p.text)
+    assert holding(FIGURE) and all(text.strip() != FIGURE for text in holding(FIGURE))  # no caption alone
+    top = retrieve("except FileNotFoundError print", k=1, index_dir=tmp_path / "index")
+    assert top and all(" ".join(line.split()) in " ".join(top[0].text.split()) for line in CODE[1])  # the whole block
