@@ -149,9 +149,31 @@ def loco(all_cases: list[Case]) -> dict[str, Any]:
     return out
 
 
+def peer() -> dict[str, Any]:
+    """LlamaIndex's hit@1 and hit@3 on each documentation set and pooled, beside ours (bench.llamaindex)."""
+    from bench import llamaindex
+    from qa.evaluate import load_questions
+
+    if not llamaindex.available():
+        print(f"peer: {llamaindex.MISSING}", file=sys.stderr)
+        return {}
+    out: dict[str, Any] = {}
+    for name, (seeds, path) in DOCS.items():
+        questions = load_questions(path)
+        out[name] = llamaindex.hits(questions, llamaindex.ranked(seeds, questions))
+        print(f"LlamaIndex {name:<11} hit@1 {out[name]['hit@1']}  hit@3 {out[name]['hit@3']}", flush=True)
+    answerable = sum(f["answerable"] for f in out.values())
+    out["docs pooled"] = {
+        key: round(sum(f[key] * f["answerable"] for f in out.values()) / answerable, 4) for key in ("hit@1", "hit@3")
+    }
+    print(f"LlamaIndex docs pooled  hit@1 {out['docs pooled']['hit@1']}  hit@3 {out['docs pooled']['hit@3']}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.dev", description=__doc__.splitlines()[0])
     parser.add_argument("--loco", action="store_true", help="also choose the 'not sure' constants leave-one-corpus-out")
+    parser.add_argument("--peer", action="store_true", help="also run LlamaIndex's no-LLM pipeline on the documentation sets")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "dev.json")
     args = parser.parse_args(argv)
     began = time.perf_counter()
@@ -166,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"  answerable not answered {overall['answerable not answered']}")
         else:
             print(f"  answered/unsure/refused {overall['answer']}/{overall['unsure']}/{overall['not_found']}")
+    if args.peer:
+        results["peer"] = peer()
     if args.loco:
         results["loco"] = loco(cases(sets))
         for held, figures in results["loco"].items():
