@@ -120,7 +120,7 @@ def query_speed(index: Path, count: int) -> dict[str, Any]:
 def quality_figures(*, quick: bool, with_peer: bool) -> dict[str, Any]:
     from qa import build_index
     from qa.evaluate import load_questions
-    from qa.model import resolve_model_info
+    from qa.modelfiles import resolve_model_info
 
     out: dict[str, Any] = {}
     sets = question_sets()
@@ -165,7 +165,8 @@ def build_figures(seeds: Path, index: Path, corpus: Path, corpus_index: Path) ->
     `model.encode` of the same passages; re-index times of `corpus` in `corpus_index`."""
     from qa import build_index
     from qa.build import embedding_text
-    from qa.model import get_embedder, resolve_model_info
+    from qa.model import get_embedder
+    from qa.modelfiles import resolve_model_info
     from qa.store import open_index
 
     model = get_embedder(resolve_model_info(None))._model

@@ -110,7 +110,8 @@ def quality(folders: dict[str, Path], work: Path) -> dict[str, Any]:
     """hit@1 / hit@5 per format, build seconds, and whether every PDF hit's page holds it."""
     from qa import build_index
     from qa.evaluate import evaluate, load_questions
-    from qa.model import get_embedder, resolve_model_info
+    from qa.model import get_embedder
+    from qa.modelfiles import resolve_model_info
     from qa.search import get_engine
 
     get_embedder(resolve_model_info(None))  # loaded before the first build is timed

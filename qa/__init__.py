@@ -19,14 +19,14 @@ if TYPE_CHECKING:
     from qa.build import build_index
     from qa.chat import Chat
     from qa.errors import QAError
-    from qa.search import retrieve
+    from qa.ready import retrieve
     from qa.types import IndexStats, Passage, Reply, Sentence
 
 _HOMES = {
     "Chat": "qa.chat",
     "QAError": "qa.errors",
     "build_index": "qa.build",
-    "retrieve": "qa.search",
+    "retrieve": "qa.ready",
     "IndexStats": "qa.types",
     "Passage": "qa.types",
     "Reply": "qa.types",

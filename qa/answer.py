@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qa.inline import clean_inline
 from qa.lexical import tokenize
 from qa.types import MAX_QUESTION_CHARS, Passage, Sentence
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 LEXICAL_WEIGHT = 0.3
 # A unit that opens with one of the question's words ("`allow_credentials` - Indicate that
-# cookies ...") defines it: a bonus on its score. Chosen on the dev sets (README, "Answer sentences").
+# cookies ...") defines it: a bonus on its score. Chosen on the dev sets (docs/quality.md, "Measured").
 OPENS_WITH = 0.05
 OPENING_WORDS = 3
 # What a lead-in ("The valid options are:") may take with it: the list, table or code it
@@ -88,8 +89,6 @@ def _overlap(text: str, weights: dict[str, float]) -> float:
 
 def _opens_with(text: str, weights: dict[str, float]) -> bool:
     """Whether `text` opens with one of the question's words (after its markup)."""
-    from qa.markdown import clean_inline
-
     return any(word in weights for word in tokenize(" ".join(clean_inline(text).split()[:OPENING_WORDS])))
 
 
@@ -132,8 +131,6 @@ def _only_blank_or_fence(gap: str) -> bool:
 def _plain(text: str, units: Sequence[Unit]) -> str:
     """The answer as a reader sees it: prose without its markup, code as it is, a list's
     items on lines of their own, no fences."""
-    from qa.markdown import clean_inline
-
     out = ""
     for start, end, code in units:
         piece = text[start:end]

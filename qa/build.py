@@ -20,11 +20,13 @@ from qa.chunking import embedding_prefix, split_passages
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir, seeds_from_env
 from qa.documents import FORMATS, UnreadableDocument, find_documents, load_document, read_bytes
 from qa.errors import IndexCorruptError, NoDocumentsError, PathError, SeedsError, make_folder
+from qa.files import sha256, write_atomic
 from qa.freshness import HEADING_WEIGHT, chunk_settings, encoder_reasons, same_chunking
+from qa.inline import clean_inline
 from qa.lexical import LexicalIndex
 from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, SkippedFile
-from qa.markdown import clean_inline
-from qa.model import Embedder, ModelInfo, embedding_model, get_embedder, resolve_model_info, word_pieces
+from qa.model import Embedder, embedding_model, get_embedder, word_pieces
+from qa.modelfiles import ModelInfo, resolve_model_info
 from qa.notices import warn
 from qa.passages import PassageRecord, write_passages
 from qa.pdf import page_spans
@@ -41,8 +43,6 @@ from qa.store import (
     fsync_tree,
     open_generation,
     open_index,
-    sha256,
-    write_atomic,
 )
 from qa.text import counted
 from qa.types import IndexStats
@@ -249,7 +249,7 @@ def _build(
         if not calibrated(old.refusal):  # same passages, an older bank of off-topic questions: calibrate only
             current = replace(current, refusal=_calibrate(previous.folder, embedding_model(info)))
         if encoder_reasons(old, info):  # same passages, no usable export of the model: export only
-            current = replace(current, question_encoder=question_encoder(get_embedder(info)))
+            current = replace(current, question_encoder=question_encoder_record(get_embedder(info)))
         if file_records != old.files or skipped_files != old.skipped:  # timestamps moved, or skips: no re-read next time
             current = replace(current, files=file_records, skipped=skipped_files)
         if current != old:
@@ -271,7 +271,7 @@ def _build(
     # Vectors are reused by the exact text embedded, so passages cut by other settings or an
     # older qa still reuse every text that has not changed; only another model embeds anew.
     stage("preparing the question encoder")  # the model's ONNX export: made once per model
-    encoder = question_encoder(embedder)
+    encoder = question_encoder_record(embedder)
     if isinstance(embedder, Embedder) and encoder["kind"] == "onnx":  # just exported: it embeds faster
         embedder = embedding_model(info)
     same_model = not rebuild and old is not None and old.model_fingerprint == info.fingerprint
@@ -301,11 +301,11 @@ def _build(
     )
 
 
-def question_encoder(embedder: Embedder | OnnxEncoder) -> dict[str, Any]:
+def question_encoder_record(embedder: Embedder | OnnxEncoder) -> dict[str, Any]:
     """What will encode this index's questions, made ready: the model's ONNX export, made
     once per model, or sentence-transformers when the model cannot be exported (said once)."""
     from qa.encoder import OnnxEncoder
-    from qa.export import ExportFailed, ensure_export
+    from qa.onnx_export import ExportFailed, ensure_export
 
     if isinstance(embedder, OnnxEncoder):  # the export itself: made and checked before
         return {"kind": "onnx", "sha256": embedder.sha256}

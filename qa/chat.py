@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa.answer import best_sentence
-from qa.search import context_for, get_engine, joined_question, rank
+from qa.ready import ready_engine
+from qa.search import context_for, joined_question, rank
 from qa.types import Reply
 
 
@@ -31,8 +32,8 @@ class Chat:
             EmptyQuestionError, IndexCorruptError, SeedsError, ModelError: as retrieve.
         """
         history = self.history[-1:]  # a follow-up is read with the question before it (qa.search.context_for)
+        engine = ready_engine(self.index_dir)
         ranked = rank(question, k, history=history, index_dir=self.index_dir)
-        engine = get_engine(self.index_dir)
         previous = context_for(engine, question, history)
         asked = question if previous is None else joined_question(previous, question)
         answer = best_sentence(engine, asked, ranked.found) if ranked.found else None

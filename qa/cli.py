@@ -96,10 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _prepare(args: argparse.Namespace) -> None:
     """Open the index before asking: built first if missing, or brought up to date (from
     --seeds when given) if stale, with a progress line from the build's first step."""
-    from qa.search import get_engine
+    from qa.ready import ready_engine
 
     with BuildBar() as bar:
-        get_engine(args.settings.index_dir, seeds_dir=args.settings.seeds_dir, progress=bar.progress, stage=bar.stage)
+        ready_engine(args.settings.index_dir, seeds_dir=args.settings.seeds_dir, progress=bar.progress, stage=bar.stage)
 
 
 class BuildBar:
@@ -187,9 +187,9 @@ def _document_lines(index_dir: object) -> Lines:
 
     from qa.documents import UnreadableDocument, read_document
     from qa.pdf import page_of
-    from qa.search import get_engine
+    from qa.ready import ready_engine
 
-    seeds = Path(get_engine(index_dir).index.manifest.seeds_dir)  # type: ignore[arg-type]
+    seeds = Path(ready_engine(index_dir).index.manifest.seeds_dir)  # type: ignore[arg-type]
     texts: dict[str, str | None] = {}
 
     def lines(source: str, page: int | None) -> list[str] | None:

@@ -9,16 +9,16 @@ from typing import Any
 from qa.chunking import MAX_PREFIX_CHARS, UNWRAPPED_LINE
 from qa.documents import find_documents
 from qa.encoder import export_dir, read_meta
+from qa.files import sha256
 from qa.manifest import FORMAT_VERSION, FileRecord, Manifest
-from qa.model import ModelInfo
+from qa.modelfiles import ModelInfo
 from qa.refusal import calibrated
-from qa.store import sha256
 
 # 2: Markdown by its structure (sections, blocks, markup left out), sentences by sentencex.
 # 3: code spans kept whole in clean text; admonition markers only at block level.
 CHUNKER_VERSION = 3
 # The heading path counts this many times in a passage's BM25 document: a question that
-# names a section's subject should find the section. Calibrated in the README, "Scores".
+# names a section's subject should find the section. Calibrated in docs/quality.md, "Scores".
 HEADING_WEIGHT = 1
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from qa.inline import DIRECTIVE, clean_inline
+
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
@@ -24,18 +26,6 @@ if TYPE_CHECKING:
 # front matter, an include directive): never a passage, never searched.
 CONTENT_KINDS = frozenset({"paragraph", "list", "code", "table", "quote", "admonition", "html"})
 
-_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:._-]*(?:\s+[^<>]*)?/?>")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])+)\]\((?:[^()]|\([^)]*\))*\)")
-_REF_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])+)\]\[[^\]]*\]")
-_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+)>")
-_ATTRIBUTES = re.compile(r"\s*\{:?\s*[#.][^{}]*\}\s*$", re.M)
-# mdBook {{#include …}}, MkDocs/FastAPI {* … *}, Liquid/Jinja {% … %}, Hugo {{< … >}} {{% … %}}.
-_DIRECTIVE = re.compile(r"\{\{#[^}]*\}\}|\{\*.*?\*\}|\{%.*?%\}|\{\{[<%].*?[>%]\}\}")
-_ESM = re.compile(r"^\s*(?:import\s.+\sfrom\s+['\"].+['\"]|import\s+['\"].+['\"]|export\s.+);?\s*$")
-_EMPHASIS = re.compile(r"(?<![\w*])(\*\*|__|\*)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
-_CODE_SPAN = re.compile(r"`+([^`]*?)`+")
 _LIST_MARKER = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+\[[ xX]\])?[ \t]+")
 _ITEM_START = re.compile(r"[ \t]*(?:>[ \t]?)*(?:(?:[-*+]|\d{1,9}[.)])(?:[ \t]+\[[ xX]\])?[ \t]+)?")
 _QUOTE_MARKER = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M)
@@ -49,10 +39,6 @@ _BLOCKS_CLOSE = re.compile(r"^ {0,3}/{3,}[ \t]*$")
 _COLON_OPEN = re.compile(r"^ {0,3}(:{3,})[ \t]*([A-Za-z][\w-]*)[ \t]*(.*?)[ \t]*$")
 _COLON_CLOSE = re.compile(r"^ {0,3}:{3,}[ \t]*$")
 _BANG_OPEN = re.compile(r"^( {0,3})(?:!!!|\?\?\?\+?)[ \t]*([A-Za-z][\w-]*)[ \t]*(?:\"(.*)\")?[ \t]*$")
-# The same markers anywhere, as they are left out of what is searched.
-_ANY_MARKER = re.compile(
-    r"^[ \t>]*(?:/{3,}|:{3,}|!!!|\?\?\?\+?)[ \t]*(?:([A-Za-z][\w-]*)[ \t]*(?:\|[ \t]*)?(?:\"(.*)\"|(.*?)))?[ \t]*$", re.M
-)
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
 _YAML_KEY = re.compile(r"^[\w\"'-][^:]*:(\s|$)")
 _TOML_KEY = re.compile(r"^[\w\"'.-]+\s*=|^\[")
@@ -91,23 +77,6 @@ def _parser() -> MarkdownIt:
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark").enable("table")
-
-
-def clean_inline(text: str) -> str:
-    """Prose without its markup: link targets, tags, comments, directives, attributes,
-    admonition markers, emphasis and code ticks. What is inside `code` is kept as it is."""
-    text = _COMMENT.sub(" ", text)
-    text = _DIRECTIVE.sub(" ", text)
-    text = _ANY_MARKER.sub(lambda m: " ".join(g for g in m.groups() if g), text)
-    text = _IMAGE.sub(r"\1", text)
-    text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _AUTOLINK.sub(r"\1", text)
-    text = _ATTRIBUTES.sub("", text)
-    pieces = _CODE_SPAN.split(text)  # prose, code, prose, code, ... (code without its ticks)
-    text = "".join(piece if i % 2 else _EMPHASIS.sub(r"\2", _TAG.sub(" ", piece)) for i, piece in enumerate(pieces))
-    lines = (" ".join(line.split()) for line in text.split("\n"))
-    return "\n".join(line for line in lines if line and not _ESM.match(line))
 
 
 def item_text_start(text: str, start: int) -> int:
@@ -471,7 +440,7 @@ def clean_segment(text: str, segment_kind: str, block_kind: str) -> str:
 
 def _clean_code(text: str) -> str:
     """Code as it is, without lines that only include other files."""
-    return "\n".join(line for line in text.split("\n") if not (_DIRECTIVE.fullmatch(line.strip()) and line.strip()))
+    return "\n".join(line for line in text.split("\n") if not (DIRECTIVE.fullmatch(line.strip()) and line.strip()))
 
 
 def _clean_row(row: str) -> str:

@@ -13,7 +13,7 @@ mention if they covered it, while "stop" or "huge" is only the asker's wording. 
 specificity is the word's frequency in general English (the wordfreq library's Zipf
 scale: 7 for "the", 3 for "tenacity", 0 for words it has never seen), and a name
 (an acronym, or a capitalised word inside a sentence) counts as specific at a higher
-frequency than a plain word. Calibrated in the README, "Scores".
+frequency than a plain word. Calibrated in docs/quality.md, "Scores".
 """
 
 from __future__ import annotations

@@ -193,7 +193,7 @@ def _read_rows(folder: Path, manifest: Manifest, size: int) -> np.ndarray | None
 def _checked_whole(path: Path, data: bytes, manifest: Manifest, rows: np.ndarray | None) -> PassageTable:
     import numpy as np
 
-    from qa.store import sha256
+    from qa.files import sha256
 
     if manifest.passages_sha256 is not None and sha256(data) != manifest.passages_sha256:
         raise IndexCorruptError(path, "it was changed after qa wrote it (its checksum is not the manifest's)")

@@ -6,17 +6,19 @@ cannot serve a one-page letter and a manual. At build time qa asks the corpus a 
 320 questions about other things (geography, cooking, sports, law, gadgets, ...;
 `qa/data/offtopic_questions.txt`) and sets the bar just above what nearly all of them
 reach. A few questions of the bank may be about the corpus's own subject, so the bar
-sits at a high quantile of the bank, not at its maximum. Calibrated in the README, "Scores".
+sits at a high quantile of the bank, not at its maximum. Calibrated in docs/quality.md, "Scores".
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from dataclasses import dataclass
+import io
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+
+from qa.bar import COSINE_FLOOR, STRENGTH_FLOOR
+from qa.files import write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,33 +31,8 @@ BANK = "offtopic_questions.txt"
 QUANTILE = 0.95
 STRENGTH_MARGIN = 0.05
 COSINE_MARGIN = 0.03
-# ... and never below these floors: in a corpus of a few passages an unrelated question
-# can still share a word or two with one of them.
-STRENGTH_FLOOR = 0.25
-COSINE_FLOOR = 0.20
 # Bank questions that use a word the corpus never does, at least this many, set the bar.
 MIN_UNRELATED = 160
-
-
-@dataclass(frozen=True)
-class Bar:
-    """What a passage must reach to be an answer: `strength` (0.55 × its cosine + 0.45 ×
-    its lexical score) or, for a paraphrase that shares no word with it, `cosine`."""
-
-    strength: float
-    cosine: float
-
-    @classmethod
-    def fixed(cls, min_score: float) -> Bar:
-        """The bar for an explicit `min_score` (0 answers everything)."""
-        return cls(min_score, min_score * COSINE_FLOOR / STRENGTH_FLOOR)
-
-    @classmethod
-    def from_manifest(cls, data: dict[str, Any] | None) -> Bar:
-        """The calibrated bar recorded in a manifest, else the floors."""
-        if not data:
-            return cls(STRENGTH_FLOOR, COSINE_FLOOR)
-        return cls(float(data["strength"]), float(data["cosine"]))
 
 
 @lru_cache(maxsize=1)
@@ -115,7 +92,7 @@ def bank_vectors(embedder: QuestionEncoder) -> np.ndarray:
     """The bank's question vectors, kept in the user's cache per model (0.9 s to encode here)."""
     import numpy as np
 
-    from qa.model import cache_dir
+    from qa.modelfiles import cache_dir
 
     questions = "\n".join(bank())
     key = hashlib.sha256(f"{embedder.info.fingerprint}\0{questions}".encode()).hexdigest()[:24]
@@ -129,9 +106,9 @@ def bank_vectors(embedder: QuestionEncoder) -> np.ndarray:
     vectors = embedder.encode(list(bank()))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(temporary, vectors, allow_pickle=False)
-        os.replace(temporary, path)
+        buffer = io.BytesIO()
+        np.save(buffer, vectors, allow_pickle=False)
+        write_atomic(path, buffer.getvalue())
     except OSError:
         pass  # a cache that cannot be written costs 0.9 s per build, nothing more
     return vectors

@@ -10,7 +10,7 @@ Whether a passage is an answer at all is decided on its own evidence (the same s
 the passage's own cosine only, or that cosine alone) against the bar calibrated for this
 corpus when it was indexed (qa.refusal): the best sentence of some passage resembles
 almost any question, so it ranks but does not vouch. A question none of whose passages
-clears the bar is refused. The calibration is in the README, "Scores".
+clears the bar is refused. The calibration is in the docs/quality.md, "Scores".
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.config import INDEX_ENV, resolve_index_dir, resolve_model, resolve_seeds_dir, seeds_from_env
+from qa.bar import Bar
+from qa.config import INDEX_ENV, resolve_index_dir
 from qa.errors import EmptyQuestionError, QAError
-from qa.freshness import stale_reasons
 from qa.manifest import MANIFEST, Manifest, read_manifest
 from qa.missing import missing_words
-from qa.model import ModelInfo, resolve_model_info
-from qa.notices import notice, warn
-from qa.refusal import Bar
+from qa.modelfiles import ModelInfo, model_of_index
+from qa.notices import notice
 from qa.store import CURRENT, OpenIndex, current_generation, open_index
 from qa.types import ANSWERED, MAX_QUESTION_CHARS, NOT_ANSWERED, NOT_SURE, Passage
 from qa.vectors import exact_matrix, one_search_thread, search_depth
@@ -67,11 +66,11 @@ ANAPHORS = frozenset(
 NEW_WORDS = 1
 CANDIDATES = 50
 # A passage is an answer only if it clears the bar and scores at least this share of the
-# best passage's score. Calibrated in the README, "Scores".
+# best passage's score. Calibrated in docs/quality.md, "Scores".
 RELATIVE = 0.5
 # A question that names something specific no passage mentions is answered only if its
 # best passage clears the bar this many times over; below that the reply is "not sure".
-# Calibrated, leave-one-corpus-out, in the README ("Scores").
+# Calibrated, leave-one-corpus-out, in the docs/quality.md ("Scores").
 SURE = 2.2
 # Characters of the question before a follow-up that are read with it: more than any
 # real question, few enough to leave the follow-up within the model's 256 word pieces.
@@ -282,32 +281,32 @@ def _resolved(index_dir: str | Path | None, cwd: str, env: str | None) -> Path:
     return resolve_index_dir(index_dir)
 
 
-def get_engine(
-    index_dir: str | Path | None = None,
-    *,
-    seeds_dir: str | Path | None = None,
-    progress: Progress | None = None,
-    stage: Callable[[str], None] | None = None,
-) -> Engine:
-    """The engine for `index_dir`, loaded once per process and reloaded when a build replaces it.
+def index_path(index_dir: str | Path | None = None) -> Path:
+    """The index folder `index_dir` names: the argument, else $QA_INDEX, else ./index."""
+    return _resolved(index_dir, os.getcwd(), os.environ.get(INDEX_ENV))
 
-    On first use a missing index is built and a stale one is brought up to date (from
-    `seeds_dir` when given, else the folder the index was built from); `progress` and
-    `stage` then hear of it as in build_index. A fresh index is only read.
+
+def loaded(path: Path) -> bool:
+    """Whether this process has loaded the index at `path` (resolved by index_path)."""
+    with _engines_lock:
+        return path in _engines
+
+
+def get_engine(index_dir: str | Path | None = None) -> Engine:
+    """The engine for `index_dir`, loaded once per process and reloaded when a build replaces
+    it. Only reads: qa.ready builds a missing index or brings a stale one up to date first.
 
     Raises:
         IndexCorruptError: the index cannot be read (the message names the file and the fix).
-        SeedsError, ModelError: as for build_index.
+        ModelError: the model cannot be found or loaded.
     """
-    path = _resolved(index_dir, os.getcwd(), os.environ.get(INDEX_ENV))
+    path = index_path(index_dir)
     with _engines_lock:
         engine = _engines.get(path)
         if engine is not None and engine.still_current():
             return engine
-        if engine is None:
-            _bring_up_to_date(path, progress, seeds_dir, stage)
         index = open_index(path)
-        encoder = question_encoder(resolve_model_info(resolve_model() or index.manifest.model_path), index.manifest)
+        encoder = question_encoder(model_of_index(index.manifest.model_path), index.manifest)
         if encoder.dim != index.manifest.dim:
             raise QAError(f"the model has dimension {encoder.dim}, the index {index.manifest.dim}: run qa index --rebuild")
         engine = Engine(path, index.folder, index, encoder)
@@ -337,68 +336,6 @@ def question_encoder(info: ModelInfo, manifest: Manifest) -> QuestionEncoder:
     from qa.model import get_embedder
 
     return get_embedder(info)
-
-
-def _bring_up_to_date(
-    path: Path, progress: Progress | None, seeds_dir: str | Path | None = None, stage: Callable[[str], None] | None = None
-) -> None:
-    """Build a missing index, or bring a stale one up to date: the only place where
-    answering writes, and it says so first. A fresh index costs one walk of the folder."""
-    generation = current_generation(path)
-    if generation is None:
-        notice(f"no index in {path} yet; building it")
-        from qa.build import build_index
-
-        build_index(seeds_dir, path, progress=progress, stage=stage)
-        return
-    manifest = read_manifest(generation)
-    seeds = resolve_seeds_dir(seeds_dir) if seeds_dir is not None or seeds_from_env() else Path(manifest.seeds_dir)
-    if not seeds.is_dir():
-        warn(f"the documents folder {seeds} is gone; answering from the index as it is")
-        return
-    info = resolve_model_info(resolve_model() or manifest.model_path)
-    reasons = stale_reasons(manifest, seeds, info)
-    if reasons:
-        notice(f"the index is out of date ({', '.join(reasons)}); updating it")
-        model = info.path.as_posix() if manifest.model_path or resolve_model() else None
-        from qa.build import build_index
-
-        build_index(seeds, path, model=model, progress=progress, stage=stage)
-
-
-def retrieve(
-    question: str,
-    k: int = 5,
-    *,
-    history: Sequence[str] = (),
-    index_dir: str | Path | None = None,
-    min_score: float | None = None,
-) -> list[Passage]:
-    """The passages that best answer `question`, best first; [] when nothing is relevant.
-
-    Args:
-        question: the question, in any words; a few keywords work too.
-        k: how many passages at most.
-        history: the conversation's earlier questions, oldest first, so that a follow-up
-            ("what age were they?") is read in their light.
-        index_dir: the index; default $QA_INDEX, else ./index. Built on first use if missing.
-        min_score: a relevance bar to use instead of the one calibrated for this corpus
-            (qa.refusal); passages below it are not returned. 0 turns abstention off.
-
-    Returns:
-        Up to k Passages that clear the relevance bar, with fused scores in [0, 1], best
-        first; overlapping windows of one paragraph appear once.
-
-    Raises:
-        EmptyQuestionError: the question is empty or whitespace.
-        IndexCorruptError, SeedsError, ModelError: the index cannot be read or built.
-
-    Example:
-        >>> from qa import retrieve
-        >>> [p.citation for p in retrieve("Who signed the letter?", k=1)]
-        ['tiktok-2020-community-letter.txt:9']
-    """
-    return rank(question, k, history=history, index_dir=index_dir, min_score=min_score).found
 
 
 @dataclass(frozen=True)

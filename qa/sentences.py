@@ -1,6 +1,6 @@
 """Sentence boundaries, with exact offsets, by sentencex (Wikimedia's rule-based segmenter).
 
-Measured against the regular expression used before (README, "How it works"): on twenty
+Measured against the regular expression used before (docs/index-format.md): on twenty
 sentences with abbreviations, initials, decimals, URLs and hard-wrapped lines it split 18
 right against 4 ("Dr. Smith met Mr. Jones, e.g. at 3 p.m. in the U.S. office." was six
 sentences), at about the same speed (3 ms for the SQuAD articles). A line break inside a

@@ -95,14 +95,13 @@ def watch(
 def stale(index_dir: Path) -> bool:
     """Whether the index no longer matches its documents folder, model or settings, or
     there is none (a walk of the folder; no file is read unless its time moved)."""
-    from qa.config import resolve_model
     from qa.freshness import stale_reasons
-    from qa.model import resolve_model_info
+    from qa.modelfiles import model_of_index
 
     if current_generation(index_dir) is None:  # no index yet: whatever the folder holds is new
         return True
     manifest = _manifest(index_dir)
-    info = resolve_model_info(resolve_model() or manifest.model_path)
+    info = model_of_index(manifest.model_path)
     return bool(stale_reasons(manifest, Path(manifest.seeds_dir), info))
 
 

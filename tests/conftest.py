@@ -36,7 +36,8 @@ def _no_default_folders(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def embedder():
     """The bundled all-MiniLM-L6-v2, loaded once."""
-    from qa.model import get_embedder, resolve_model_info
+    from qa.model import get_embedder
+    from qa.modelfiles import resolve_model_info
 
     return get_embedder(resolve_model_info(None))
 
@@ -45,7 +46,7 @@ def embedder():
 def build_encoder(embedder):
     """What a build embeds with: the model's ONNX export (made here if this machine has none yet)."""
     from qa.encoder import load_onnx_encoder
-    from qa.export import ensure_export
+    from qa.onnx_export import ensure_export
 
     ensure_export(embedder)
     encoder = load_onnx_encoder(embedder.info)

@@ -14,8 +14,8 @@ from qa.types import NOT_FOUND
 from tests.conftest import LETTER, SEEDS
 from tests.pilot import ask, in_loop, in_view, plain, transcript, until
 from tui.app import QAApp
+from tui.literal import visible
 from tui.source import SourceScreen
-from tui.text import visible
 from tui.transcript import ASKED_AGAIN, UPDATING_NOTE, AnswerMessage, CitationLink, QuestionMessage
 
 SIZE = (100, 30)
@@ -354,7 +354,7 @@ async def test_a_pasted_megabyte_question_is_answered_and_shown_cut_short(app):
     question = "Who took part in the listening project? " + "and more words " * 70_000
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.ready)
-        answer = await ask(pilot, question)  # its time: README, "Bad input" (0.08 s here)
+        answer = await ask(pilot, question)  # its time: docs/bad-input.md (0.08 s here)
         assert answer.has_class("found")
         assert answer.query(CitationLink).first().passage.line_start == letter_line("aged 14-24")
         shown = plain(app.query(QuestionMessage).last())

@@ -116,11 +116,12 @@ def test_an_index_of_an_older_qa_is_brought_up_to_date_reusing_every_unchanged_t
     for name in ("term_max.npy", "vocab.terms.npy", "vocab.starts.npy", "vocab.ids.npy"):
         (generation / "bm25" / name).unlink()  # format 5 added them
     assert open_index(index).manifest.format_version == 2  # still readable as it is
-    from qa.search import _engines, get_engine
+    from qa.ready import ready_engine
+    from qa.search import _engines
 
     _engines.clear()
     embedded: list[int] = []
-    get_engine(index, progress=lambda done, total: embedded.append(total))
+    ready_engine(index, progress=lambda done, total: embedded.append(total))
     assert "older qa" in capsys.readouterr().err
     # bees.txt's two passages are the same texts: reused. bread.md's passage now embeds
     # its heading path, and its two sentences are units the old record did not know.
@@ -357,7 +358,7 @@ def test_a_reader_that_read_current_just_before_a_build_can_still_open_that_gene
 
 
 def test_weights_that_fail_their_checksum_are_refused(tmp_path, monkeypatch, embedder):
-    from qa.model import BUNDLED_NAME, bundled_model_dir, cache_dir
+    from qa.modelfiles import BUNDLED_NAME, bundled_model_dir, cache_dir
 
     source = bundled_model_dir()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -372,7 +373,7 @@ def test_weights_that_fail_their_checksum_are_refused(tmp_path, monkeypatch, emb
 
 
 def test_the_bundled_model_is_extracted_and_verified_on_first_use(tmp_path, monkeypatch, capsys):
-    from qa.model import bundled_model_dir
+    from qa.modelfiles import bundled_model_dir
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = bundled_model_dir()

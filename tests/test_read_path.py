@@ -13,7 +13,7 @@ import numpy as np
 
 from qa import build_index, retrieve
 from qa.encoder import WEIGHTS, export_dir, load_onnx_encoder, read_meta
-from qa.model import resolve_model_info
+from qa.modelfiles import resolve_model_info
 from qa.store import open_index
 from tests.conftest import LETTER, REPO, SEEDS
 
@@ -59,7 +59,7 @@ def test_the_onnx_encoder_gives_the_models_vectors(seed_index, embedder):
 def test_a_damaged_export_is_never_used_and_is_made_again(seed_index, tmp_path):
     """In a cache of its own (a copy of the extracted model and its export): truncate the
     export, and the next question brings it back."""
-    from qa.model import cache_dir
+    from qa.modelfiles import cache_dir
 
     info = resolve_model_info(None)
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bench.corpus import docstrings, stdlib_sources
 from qa import Chat, build_index, retrieve
-from qa.refusal import COSINE_FLOOR, STRENGTH_FLOOR, bank
+from qa.bar import COSINE_FLOOR, STRENGTH_FLOOR
+from qa.refusal import bank
 from qa.search import _engines
 from qa.store import current_generation, open_index
 from tests.conftest import DATA, LETTER, SEEDS

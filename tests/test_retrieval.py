@@ -202,7 +202,7 @@ def test_answering_leaves_the_model_all_its_threads_for_the_next_build(seed_inde
 
 
 def test_seed_questions_do_not_regress(seed_index):
-    """A guard, with a margin, on our own dev questions (the figures are in the README, "Measured")."""
+    """A guard, with a margin, on our own dev questions (the figures are in docs/quality.md, "Measured")."""
     report = evaluate(load_questions(DATA / "seed_questions.jsonl"), k=3, index_dir=seed_index)
     overall = report.overall
     assert overall["hit@1"] >= 0.9

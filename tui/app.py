@@ -15,7 +15,6 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,15 +29,14 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
 from qa.errors import NoDocumentsError
-from qa.text import counted
 from qa.types import NOT_SURE
 from tui.commands import Command, help_text, parse_command, parse_k
-from tui.export import conversation_markdown, default_export_path, reply_markdown
 from tui.history import InputHistory, history_file
-from tui.messages import AnswerReady, FolderChanged, IndexReady, IndexUpdated, NoDocuments, Status, WorkFailed
+from tui.literal import literal, visible
+from tui.markdown_export import conversation_markdown, default_export_path, reply_markdown
+from tui.messages import AnswerReady, Corpus, FolderChanged, IndexReady, IndexUpdated, NoDocuments, Status, Turn, WorkFailed
 from tui.prompt import QuestionInput
 from tui.source import SourceScreen
-from tui.text import literal, visible
 from tui.transcript import (
     SEARCHING,
     WAITING_FOR_MODEL,
@@ -90,19 +88,6 @@ class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):
         pass
 
 
-@dataclass(frozen=True)
-class Corpus:
-    """What the header says about the index in use."""
-
-    documents: int
-    passages: int
-    model: str
-    seeds_dir: Path
-
-    def __str__(self) -> str:
-        return f"{counted(self.documents, 'document')} · {counted(self.passages, 'passage')} · {self.model}"
-
-
 def _recorded_corpus(index_dir: Path | str | None) -> Corpus | None:
     """The corpus as the index's manifest describes it, read at once (None without one)."""
     from qa.config import resolve_index_dir
@@ -121,20 +106,10 @@ def _recorded_corpus(index_dir: Path | str | None) -> Corpus | None:
 
 
 def _corpus(index_dir: Path | str | None) -> Corpus:
-    from qa.search import get_engine
+    from qa.ready import ready_engine
 
-    manifest = get_engine(index_dir).index.manifest
+    manifest = ready_engine(index_dir).index.manifest
     return Corpus(len(manifest.files), manifest.passages, manifest.model_name, Path(manifest.seeds_dir))
-
-
-@dataclass
-class Turn:
-    """A question waiting for its answer, and where the answer goes in the transcript."""
-
-    question: str
-    k: int
-    asked: QuestionMessage
-    pending: PendingMessage
 
 
 class _NoticeHandler(logging.Handler):
@@ -298,10 +273,10 @@ class QAApp(App[None]):
     def _load(self) -> None:
         try:
             from qa.chat import Chat
-            from qa.search import get_engine
+            from qa.ready import ready_engine
 
             label = "Indexing the documents"
-            get_engine(self.index_dir, seeds_dir=self.seeds_dir, progress=self._progress(label), stage=self._stage(label))
+            ready_engine(self.index_dir, seeds_dir=self.seeds_dir, progress=self._progress(label), stage=self._stage(label))
             corpus = _corpus(self.index_dir)
         except BuildCancelled:
             return

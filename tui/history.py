@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from qa.files import write_atomic
 
 LIMIT = 1000
 
@@ -67,9 +68,7 @@ class InputHistory:
             if len(self.entries) > self.limit:
                 self.entries = self.entries[-self.limit :]
                 text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in self.entries)
-                tmp = self.path.with_name(self.path.name + ".tmp")
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, self.path)
+                write_atomic(self.path, text)
             else:
                 with self.path.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(question, ensure_ascii=False) + "\n")

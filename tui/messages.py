@@ -13,10 +13,35 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from qa.text import counted
+
 if TYPE_CHECKING:
     from qa.chat import Chat
     from qa.types import IndexStats, Reply
-    from tui.app import Corpus, Turn
+    from tui.transcript import PendingMessage, QuestionMessage
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What the header says about the index in use."""
+
+    documents: int
+    passages: int
+    model: str
+    seeds_dir: Path
+
+    def __str__(self) -> str:
+        return f"{counted(self.documents, 'document')} · {counted(self.passages, 'passage')} · {self.model}"
+
+
+@dataclass
+class Turn:
+    """A question waiting for its answer, and where the answer goes in the transcript."""
+
+    question: str
+    k: int
+    asked: QuestionMessage
+    pending: PendingMessage
 
 
 @dataclass

@@ -17,7 +17,7 @@ from textual.widgets.text_area import Selection
 
 from qa.documents import TEXT_SUFFIXES
 from qa.types import Passage
-from tui.text import literal, visible
+from tui.literal import literal, visible
 
 
 def location(text: str, offset: int) -> tuple[int, int]:

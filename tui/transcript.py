@@ -16,14 +16,14 @@ from textual.widgets import Collapsible, Static
 
 from qa.lexical import matched_spans
 from qa.types import MAX_QUESTION_CHARS, NOT_FOUND, NOT_SURE, UNSURE, Passage, Reply, never_mentioned
-from tui.text import emphasised, literal, literal_line
+from tui.literal import emphasised, literal, literal_line
 
 NOT_FOUND_HINT = "Nothing in them is close enough to answer it. Try other words, or ask about something they cover."
 UNSURE_HINT = "The closest passages follow; they may be unrelated."
 NEARBY_TITLE = "Nearest passages (low relevance, not an answer)"
 BELOW_BAR_TITLE = "More passages, below the relevance bar (not an answer)"
 RELEVANCE_STEPS = 5
-# A fused score of this much or more fills the relevance bar (see README, "Scores").
+# A fused score of this much or more fills the relevance bar (see docs/quality.md, "Scores").
 FULL_RELEVANCE = 0.8
 
 

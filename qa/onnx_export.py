@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.encoder import EXPORT, META, WEIGHTS, OnnxEncoder, Unsupported, export_dir, export_sha256, file_stamps, read_meta, read_pipeline
 from qa.errors import make_folder
-from qa.model import CACHE_HINT
+from qa.modelfiles import CACHE_HINT
 
 if TYPE_CHECKING:
     from qa.model import Embedder
