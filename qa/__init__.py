@@ -19,21 +19,23 @@ if TYPE_CHECKING:
     from qa.build import build_index
     from qa.chat import Chat
     from qa.errors import QAError
-    from qa.ready import retrieve
-    from qa.types import IndexStats, Passage, Reply, Sentence
+    from qa.ready import describe_index, retrieve
+    from qa.types import IndexInfo, IndexStats, Passage, Reply, Sentence
 
 _HOMES = {
     "Chat": "qa.chat",
     "QAError": "qa.errors",
     "build_index": "qa.build",
     "retrieve": "qa.ready",
+    "describe_index": "qa.ready",
+    "IndexInfo": "qa.types",
     "IndexStats": "qa.types",
     "Passage": "qa.types",
     "Reply": "qa.types",
     "Sentence": "qa.types",
 }
 
-__all__ = ["Chat", "IndexStats", "Passage", "QAError", "Reply", "Sentence", "build_index", "retrieve"]
+__all__ = ["Chat", "IndexInfo", "IndexStats", "Passage", "QAError", "Reply", "Sentence", "build_index", "describe_index", "retrieve"]
 
 
 def __getattr__(name: str) -> Any:

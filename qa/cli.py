@@ -183,13 +183,12 @@ Lines = Callable[[str, "int | None"], "list[str] | None"]
 def _document_lines(index_dir: object) -> Lines:
     """The lines of a document of the index as indexed, or of one of its pages (None if
     it cannot be read now)."""
-    from pathlib import Path
 
     from qa.documents import UnreadableDocument, read_document
     from qa.pdf import page_of
-    from qa.ready import ready_engine
+    from qa.ready import describe_index
 
-    seeds = Path(ready_engine(index_dir).index.manifest.seeds_dir)  # type: ignore[arg-type]
+    seeds = describe_index(index_dir).seeds_dir  # type: ignore[arg-type]
     texts: dict[str, str | None] = {}
 
     def lines(source: str, page: int | None) -> list[str] | None:

@@ -194,9 +194,9 @@ def _naive_index(index_dir: str | Path | None) -> Path:
     that index folder (`naive-baseline/`) and brought up to date."""
     from qa.build import build_index
     from qa.config import resolve_index_dir
-    from qa.ready import ready_engine
+    from qa.ready import describe_index
 
-    seeds = Path(ready_engine(index_dir).index.manifest.seeds_dir)
+    seeds = describe_index(index_dir).seeds_dir
     folder = resolve_index_dir(index_dir) / NAIVE_BASELINE
     build_index(seeds, folder, naive=True)
     return folder

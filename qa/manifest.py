@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import IndexCorruptError
+from qa.types import IndexInfo
 
 # 2: sentence vectors beside the passage vectors (sentences.npy). A format-1 index is
 # still read, and brought up to date on first use by embedding only its sentences.
@@ -156,3 +157,8 @@ def read_manifest(folder: Path) -> Manifest:
     if manifest.passages != sum(r.passages for r in files.values()):
         raise IndexCorruptError(path, "its passage counts do not add up")
     return manifest
+
+
+def described(manifest: Manifest, index_dir: Path) -> IndexInfo:
+    """What the index at `index_dir` holds, from its manifest."""
+    return IndexInfo(len(manifest.files), manifest.passages, manifest.model_name, Path(manifest.seeds_dir), index_dir)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from qa.config import resolve_model, resolve_seeds_dir, seeds_from_env
 from qa.freshness import stale_reasons
-from qa.manifest import read_manifest
+from qa.manifest import described, read_manifest
 from qa.modelfiles import model_of_index
 from qa.notices import notice, warn
 from qa.search import Engine, get_engine, index_path, loaded, rank
 from qa.store import current_generation
-from qa.types import Passage
+from qa.types import IndexInfo, Passage
 
 Progress = Callable[[int, int], None]
 _first_use = threading.Lock()
@@ -43,6 +43,19 @@ def ready_engine(
         if not loaded(path):
             _bring_up_to_date(path, progress, seeds_dir, stage)
         return get_engine(path)
+
+
+def describe_index(index_dir: str | Path | None = None) -> IndexInfo:
+    """What the index holds (documents, passages, model, its folders), built or brought up
+    to date first as for retrieve.
+
+    Example:
+        >>> from qa import describe_index
+        >>> str(describe_index())
+        '1 document · 9 passages · all-MiniLM-L6-v2'
+    """
+    engine = ready_engine(index_dir)
+    return described(engine.index.manifest, engine.index_dir)
 
 
 def _bring_up_to_date(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from qa.text import counted
 
@@ -122,6 +123,20 @@ class Reply:
     def found(self) -> bool:
         """True when the documents answer the question."""
         return bool(self.passages)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an index holds, as a front-end shows it (qa.describe_index)."""
+
+    documents: int
+    passages: int
+    model: str  # the model's name, e.g. all-MiniLM-L6-v2
+    seeds_dir: Path  # the documents folder it was built from
+    index_dir: Path
+
+    def __str__(self) -> str:
+        return f"{counted(self.documents, 'document')} · {counted(self.passages, 'passage')} · {self.model}"
 
 
 @dataclass(frozen=True)

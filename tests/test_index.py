@@ -164,6 +164,18 @@ def test_retrieve_builds_a_missing_index_and_updates_a_stale_one(corpus, capsys)
     assert "out of date" in capsys.readouterr().err
 
 
+def test_describe_index_builds_a_missing_index_and_says_what_it_holds(corpus, monkeypatch):
+    from qa import describe_index
+
+    seeds, index = corpus
+    monkeypatch.setenv("QA_SEEDS", str(seeds))
+    info = describe_index(index)  # no index yet: built from $QA_SEEDS, as retrieve would
+    # Two files; bees.txt's two paragraphs and bread.md's section: three passages (as built above).
+    assert (info.documents, info.passages, info.model) == (2, 3, "all-MiniLM-L6-v2")
+    assert (info.seeds_dir, info.index_dir) == (seeds.resolve(), index.resolve())
+    assert str(info) == "2 documents · 3 passages · all-MiniLM-L6-v2"
+
+
 def test_an_index_of_another_model_is_rebuilt(corpus, capsys):
     seeds, index = corpus
     build_index(seeds, index)

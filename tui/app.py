@@ -29,12 +29,12 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
 from qa.errors import NoDocumentsError
-from qa.types import NOT_SURE
+from qa.types import NOT_SURE, IndexInfo
 from tui.commands import Command, help_text, parse_command, parse_k
 from tui.history import InputHistory, history_file
 from tui.literal import literal, visible
 from tui.markdown_export import conversation_markdown, default_export_path, reply_markdown
-from tui.messages import AnswerReady, Corpus, FolderChanged, IndexReady, IndexUpdated, NoDocuments, Status, Turn, WorkFailed
+from tui.messages import AnswerReady, FolderChanged, IndexReady, IndexUpdated, NoDocuments, Status, Turn, WorkFailed
 from tui.prompt import QuestionInput
 from tui.source import SourceScreen
 from tui.transcript import (
@@ -88,28 +88,28 @@ class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):
         pass
 
 
-def _recorded_corpus(index_dir: Path | str | None) -> Corpus | None:
+def _recorded_corpus(index_dir: Path | str | None) -> IndexInfo | None:
     """The corpus as the index's manifest describes it, read at once (None without one)."""
     from qa.config import resolve_index_dir
     from qa.errors import QAError
-    from qa.manifest import read_manifest
+    from qa.manifest import described, read_manifest
     from qa.store import current_generation
 
     try:
-        generation = current_generation(resolve_index_dir(index_dir))
+        folder = resolve_index_dir(index_dir)
+        generation = current_generation(folder)
         manifest = read_manifest(generation) if generation is not None else None
     except QAError:
         return None  # a damaged index is reported by the load that follows
     if manifest is None:
         return None
-    return Corpus(len(manifest.files), manifest.passages, manifest.model_name, Path(manifest.seeds_dir))
+    return described(manifest, folder)
 
 
-def _corpus(index_dir: Path | str | None) -> Corpus:
-    from qa.ready import ready_engine
+def _corpus(index_dir: Path | str | None) -> IndexInfo:
+    from qa.ready import describe_index
 
-    manifest = ready_engine(index_dir).index.manifest
-    return Corpus(len(manifest.files), manifest.passages, manifest.model_name, Path(manifest.seeds_dir))
+    return describe_index(index_dir)
 
 
 class _NoticeHandler(logging.Handler):
@@ -159,7 +159,7 @@ class QAApp(App[None]):
         self.follow = follow
         self.k = DEFAULT_K
         self.replies: list[Reply] = []
-        self.corpus: Corpus | None = None
+        self.corpus: IndexInfo | None = None
         self.history = InputHistory(history_file() if history_path is None else history_path)
         self._chat: Chat | None = None
         self._waiting: deque[Turn] = deque()
@@ -318,7 +318,7 @@ class QAApp(App[None]):
             self._watching = True
             self._watch_folder(message.folder)
 
-    def _became_ready(self, chat: Chat, corpus: Corpus) -> None:
+    def _became_ready(self, chat: Chat, corpus: IndexInfo) -> None:
         self._chat = chat
         self._no_documents = None
         self._show_corpus(corpus)
@@ -364,7 +364,7 @@ class QAApp(App[None]):
     def _building(self) -> bool:
         return any(w.group in {"load", "reindex"} and w.is_running for w in self.workers)
 
-    def _show_corpus(self, corpus: Corpus) -> None:
+    def _show_corpus(self, corpus: IndexInfo) -> None:
         self.corpus = corpus
         self.sub_title = visible(str(corpus))
 

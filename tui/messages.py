@@ -13,25 +13,10 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from qa.text import counted
-
 if TYPE_CHECKING:
     from qa.chat import Chat
-    from qa.types import IndexStats, Reply
+    from qa.types import IndexInfo, IndexStats, Reply
     from tui.transcript import PendingMessage, QuestionMessage
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """What the header says about the index in use."""
-
-    documents: int
-    passages: int
-    model: str
-    seeds_dir: Path
-
-    def __str__(self) -> str:
-        return f"{counted(self.documents, 'document')} · {counted(self.passages, 'passage')} · {self.model}"
 
 
 @dataclass
@@ -58,7 +43,7 @@ class IndexReady(Message):
     """The index is open (built first if it had to be): questions can be answered."""
 
     chat: Chat
-    corpus: Corpus
+    corpus: IndexInfo
 
 
 @dataclass
@@ -66,7 +51,7 @@ class IndexUpdated(Message):
     """An update of the index finished; `quiet` when the folder changed, not on /reindex."""
 
     stats: IndexStats
-    corpus: Corpus
+    corpus: IndexInfo
     chat: Chat
     quiet: bool
 
