@@ -152,6 +152,49 @@ def _previous(index_path: Path) -> OpenIndex | None:
         return None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a build starts from: the documents, the model, the index it may reuse, how it cuts."""
+
+    seeds_path: Path
+    index_path: Path
+    info: ModelInfo
+    previous: OpenIndex | None
+    rebuild: bool
+    naive: bool
+    began: float
+
+    @property
+    def old(self) -> Manifest | None:
+        return self.previous.manifest if self.previous is not None else None
+
+    @property
+    def same_model(self) -> bool:
+        """Whether the previous index's vectors may be reused (same model, no --rebuild)."""
+        return not self.rebuild and self.old is not None and self.old.model_fingerprint == self.info.fingerprint
+
+    @property
+    def reusable(self) -> bool:
+        """Whether the previous index's passages may be reused: same model and same cutting."""
+        old = self.old
+        return self.same_model and old is not None and same_chunking(old.chunking) and old.chunking.get("naive", False) == self.naive
+
+
+@dataclass
+class Read:
+    """The documents as read and cut into passages, and what was skipped."""
+
+    records: list[PassageRecord]
+    files: dict[str, FileRecord]
+    skipped: dict[str, SkippedFile]
+    passed_over: list[str]  # what find_documents skipped: said when the index changes
+    pieces: tuple[Any, int] | None  # the model's word-piece counter, if a document needed it
+
+    @property
+    def skipped_count(self) -> int:
+        return len(self.passed_over) + len(self.skipped)
+
+
 def _build(
     seeds_path: Path,
     index_path: Path,
@@ -164,37 +207,41 @@ def _build(
     stage: Stage = lambda _: None,
     encode: Encode | None = None,
 ) -> IndexStats:
-    # What find_documents skips is said when the index changes, not on every check.
-    passed_over: list[str] = []
-    files = find_documents(seeds_path, on_skip=passed_over.append)
-    old = previous.manifest if previous is not None else None
-    reusable = (
-        not rebuild
-        and old is not None
-        and old.model_fingerprint == info.fingerprint
-        and same_chunking(old.chunking)
-        and old.chunking.get("naive", False) == naive
-    )
-    old_by_source: dict[str, list[PassageRecord]] = {}
-    if reusable and previous is not None:
-        for record in previous.passages:
-            old_by_source.setdefault(record.source, []).append(record)
+    """Plan, read and cut, then embed and write only if the passages changed."""
+    plan = Plan(seeds_path, index_path, info, previous, rebuild, naive, began)
+    read = _read_and_cut(plan, stage)
+    if not read.records:
+        for line in read.passed_over:
+            warn(line)
+        raise NoDocumentsError(seeds_path, FORMATS)
+    if _unchanged(plan, read):
+        return _refresh(plan, read)
+    for line in read.passed_over:
+        warn(line)
+    return _embed_and_write(plan, read, on_progress, stage, encode)
 
-    embedder = None
-    pieces = None  # counts word pieces for the chunker, without loading the model
-    records: list[PassageRecord] = []
-    file_records: dict[str, FileRecord] = {}
-    skipped_files: dict[str, SkippedFile] = {}
+
+def _read_and_cut(plan: Plan, stage: Stage) -> Read:
+    """Every document's passages: those of unchanged files from the previous index, the rest
+    read and cut anew. A file that cannot be read is skipped with a warning, once."""
+    old = plan.old
+    old_by_source: dict[str, list[PassageRecord]] = {}
+    if plan.reusable and plan.previous is not None:
+        for record in plan.previous.passages:
+            old_by_source.setdefault(record.source, []).append(record)
+    passed_over: list[str] = []
+    files = find_documents(plan.seeds_path, on_skip=passed_over.append)
+    read = Read([], {}, {}, passed_over, None)
     stage(f"reading {counted(len(files), 'document')}")
     for file in files:
         known_bad = old.skipped.get(file.source) if old is not None else None
         if known_bad is not None and (known_bad.size, known_bad.mtime_ns) == (file.size, file.mtime_ns):
-            skipped_files[file.source] = known_bad  # said when it was first skipped
+            read.skipped[file.source] = known_bad  # said when it was first skipped
             continue
-        kept = old.files.get(file.source) if reusable and old is not None else None
+        kept = old.files.get(file.source) if plan.reusable and old is not None else None
         if kept is not None and kept.size == file.size and kept.mtime_ns == file.mtime_ns:
-            records.extend(old_by_source.get(file.source, []))
-            file_records[file.source] = kept
+            read.records.extend(old_by_source.get(file.source, []))
+            read.files[file.source] = kept
             continue
         try:
             data = read_bytes(file)
@@ -202,101 +249,111 @@ def _build(
             if kept is not None and kept.sha256 == digest:
                 passages = old_by_source.get(file.source, [])
             else:
-                document = load_document(file.source, data)
-                if document.warning:
-                    warn(f"{file.source}: {document.warning}")
-                if pieces is None:
-                    pieces = word_pieces(info)
-                spans = split_passages(
-                    document.text, pieces[0], pieces[1],
-                    markdown=document.format == "markdown", title=document_title(file.source), naive=naive,
-                    regions=list(document.bodies) if document.pages else None,
-                )
-                paged = page_spans(document.text, document.pages, spans) if document.pages else [(None, s) for s in spans]
-                passages = [
-                    PassageRecord(
-                        file.source, s.start, s.end, s.line_start, s.line_end, document.text[s.start : s.end],
-                        page=page, headings=s.headings, clean=s.clean,
-                        units=tuple((u.start - s.start, u.end - s.start, int(u.code)) for u in s.units),
-                    )
-                    for page, s in paged
-                ]
+                if read.pieces is None:
+                    read.pieces = word_pieces(plan.info)
+                passages = _passages(file.source, data, read.pieces, plan.naive)
         except UnreadableDocument as e:
             warn(f"skipped {file.source}: {e}")
-            skipped_files[file.source] = SkippedFile(file.size, file.mtime_ns, str(e))
+            read.skipped[file.source] = SkippedFile(file.size, file.mtime_ns, str(e))
             continue
         if not passages:
             warn(f"skipped {file.source}: no text")
-            skipped_files[file.source] = SkippedFile(file.size, file.mtime_ns, "no text")
+            read.skipped[file.source] = SkippedFile(file.size, file.mtime_ns, "no text")
             continue
-        records.extend(passages)
-        file_records[file.source] = FileRecord(digest, file.size, file.mtime_ns, len(passages))
+        read.records.extend(passages)
+        read.files[file.source] = FileRecord(digest, file.size, file.mtime_ns, len(passages))
+    return read
 
-    if not records:
-        for line in passed_over:
-            warn(line)
-        raise NoDocumentsError(seeds_path, FORMATS)
-    skipped = len(passed_over) + len(skipped_files)
 
-    unchanged = (
-        reusable and old is not None and previous is not None
-        and {k: v.sha256 for k, v in file_records.items()} == {k: v.sha256 for k, v in old.files.items()}
-        and Path(old.seeds_dir) == seeds_path
+def _passages(source: str, data: bytes, pieces: tuple[Any, int], naive: bool) -> list[PassageRecord]:
+    """A document's passages, each with its exact offsets, lines, page and units."""
+    document = load_document(source, data)
+    if document.warning:
+        warn(f"{source}: {document.warning}")
+    spans = split_passages(
+        document.text, pieces[0], pieces[1],
+        markdown=document.format == "markdown", title=document_title(source), naive=naive,
+        regions=list(document.bodies) if document.pages else None,
+    )
+    paged = page_spans(document.text, document.pages, spans) if document.pages else [(None, s) for s in spans]
+    return [
+        PassageRecord(
+            source, s.start, s.end, s.line_start, s.line_end, document.text[s.start : s.end],
+            page=page, headings=s.headings, clean=s.clean,
+            units=tuple((u.start - s.start, u.end - s.start, int(u.code)) for u in s.units),
+        )
+        for page, s in paged
+    ]
+
+
+def _unchanged(plan: Plan, read: Read) -> bool:
+    """Whether the previous index already holds exactly these passages."""
+    old = plan.old
+    return (
+        plan.reusable and old is not None
+        and {k: v.sha256 for k, v in read.files.items()} == {k: v.sha256 for k, v in old.files.items()}
+        and Path(old.seeds_dir) == plan.seeds_path
         and old.format_version == FORMAT_VERSION
     )
-    if unchanged and previous is not None and old is not None:
-        current = old
-        if not calibrated(old.refusal):  # same passages, an older bank of off-topic questions: calibrate only
-            current = replace(current, refusal=_calibrate(previous.folder, embedding_model(info)))
-        if encoder_reasons(old, info):  # same passages, no usable export of the model: export only
-            current = replace(current, question_encoder=question_encoder_record(get_embedder(info)))
-        if file_records != old.files or skipped_files != old.skipped:  # timestamps moved, or skips: no re-read next time
-            current = replace(current, files=file_records, skipped=skipped_files)
-        if current != old:
-            write_atomic(previous.folder / "manifest.json", current.to_json())
-        duplicates = len(records) - len({embedding_text(r) for r in records})
-        return IndexStats(
-            len(file_records), len(records), 0, len(records) - duplicates, skipped, time.perf_counter() - began, False,
-            sentences=old.sentences, duplicates=duplicates,
-        )
 
-    for line in passed_over:
-        warn(line)
 
-    if embedder is None:
-        stage("loading the model")
-        embedder = embedding_model(info)
-    sentence_lists = [sentence_texts(r) for r in records]
-    records = [replace(r, sentences=len(texts)) for r, texts in zip(records, sentence_lists)]
+def _refresh(plan: Plan, read: Read) -> IndexStats:
+    """The same passages: rewrite only what the manifest lacks (a calibration, the export's
+    record, the files' timestamps and skips), in place."""
+    old, previous, info = plan.old, plan.previous, plan.info
+    assert old is not None and previous is not None  # _unchanged holds
+    current = old
+    if not calibrated(old.refusal):  # same passages, an older bank of off-topic questions: calibrate only
+        current = replace(current, refusal=_calibrate(previous.folder, embedding_model(info)))
+    if encoder_reasons(old, info):  # same passages, no usable export of the model: export only
+        current = replace(current, question_encoder=question_encoder_record(get_embedder(info)))
+    if read.files != old.files or read.skipped != old.skipped:  # timestamps moved, or skips: no re-read next time
+        current = replace(current, files=read.files, skipped=read.skipped)
+    if current != old:
+        write_atomic(previous.folder / "manifest.json", current.to_json())
+    records = read.records
+    duplicates = len(records) - len({embedding_text(r) for r in records})
+    return IndexStats(
+        len(read.files), len(records), 0, len(records) - duplicates, read.skipped_count, time.perf_counter() - plan.began, False,
+        sentences=old.sentences, duplicates=duplicates,
+    )
+
+
+def _embed_and_write(plan: Plan, read: Read, on_progress: Progress | None, stage: Stage, encode: Encode | None) -> IndexStats:
+    """Embed what the previous index does not hold, then write a new generation."""
+    info = plan.info
+    stage("loading the model")
+    embedder = embedding_model(info)
+    sentence_lists = [sentence_texts(r) for r in read.records]
+    records = [replace(r, sentences=len(texts)) for r, texts in zip(read.records, sentence_lists)]
     # Vectors are reused by the exact text embedded, so passages cut by other settings or an
     # older qa still reuse every text that has not changed; only another model embeds anew.
     stage("preparing the question encoder")  # the model's ONNX export: made once per model
     encoder = question_encoder_record(embedder)
     if isinstance(embedder, Embedder) and encoder["kind"] == "onnx":  # just exported: it embeds faster
         embedder = embedding_model(info)
-    same_model = not rebuild and old is not None and old.model_fingerprint == info.fingerprint
     vectors, sentences, counts = _vectors_for(
-        records, sentence_lists, embedder, previous if same_model else None, on_progress, stage, encode or embedder.encode
+        records, sentence_lists, embedder, plan.previous if plan.same_model else None, on_progress, stage, encode or embedder.encode
     )
     manifest = Manifest(
-        seeds_dir=str(seeds_path),
+        seeds_dir=str(plan.seeds_path),
         model_name=info.name,
         model_path=_model_path(info),
         model_fingerprint=info.fingerprint,
         dim=embedder.dim,
-        chunking=chunk_settings((pieces or word_pieces(info))[1], naive=naive),
+        chunking=chunk_settings((read.pieces or word_pieces(info))[1], naive=plan.naive),
         passages=len(records),
         index_type=index_type_for(len(records)),
-        files=file_records,
+        files=read.files,
         sentences=len(sentences),
         question_encoder=encoder,
-        skipped=skipped_files,
+        skipped=read.skipped,
     )
     stage("writing the index")
-    _write_generation(index_path, manifest, records, vectors, sentences, embedder)
+    _write_generation(plan.index_path, manifest, records, vectors, sentences, embedder)
     return IndexStats(
-        len(file_records), len(records), counts.passages, len(records) - counts.passages - counts.duplicates,
-        skipped, time.perf_counter() - began, True,
+        len(read.files), len(records), counts.passages, len(records) - counts.passages - counts.duplicates,
+        read.skipped_count, time.perf_counter() - plan.began, True,
         sentences=len(sentences), texts_embedded=counts.texts, duplicates=counts.duplicates,
     )
 

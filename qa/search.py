@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +37,6 @@ from qa.store import CURRENT, OpenIndex, current_generation, open_index
 from qa.types import ANSWERED, MAX_QUESTION_CHARS, NOT_ANSWERED, NOT_SURE, Passage
 from qa.vectors import exact_matrix, one_search_thread, search_depth
 
-Progress = Callable[[int, int], None]
 ENCODER_ENV = "QA_QUESTION_ENCODER"
 
 
