@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa.answer import best_sentence
+from qa.followups import context_for, joined_question
 from qa.ready import ready_engine
-from qa.search import context_for, joined_question, rank
+from qa.search import rank
 from qa.types import Reply
 
 
@@ -31,10 +32,10 @@ class Chat:
         Raises:
             EmptyQuestionError, IndexCorruptError, SeedsError, ModelError: as retrieve.
         """
-        history = self.history[-1:]  # a follow-up is read with the question before it (qa.search.context_for)
+        history = self.history[-1:]  # a follow-up is read with the question before it (qa.followups.context_for)
         engine = ready_engine(self.index_dir)
         ranked = rank(question, k, history=history, index_dir=self.index_dir)
-        previous = context_for(engine, question, history)
+        previous = context_for(engine.index.lexical, question, history)
         asked = question if previous is None else joined_question(previous, question)
         answer = best_sentence(engine, asked, ranked.found) if ranked.found else None
         self.history.append(question)

@@ -16,7 +16,6 @@ clears the bar is refused. The calibration is in the docs/quality.md, "Scores".
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import numpy as np
 from qa.bar import Bar
 from qa.config import INDEX_ENV, resolve_index_dir
 from qa.errors import EmptyQuestionError, QAError
+from qa.followups import context_for, joined_question
 from qa.manifest import MANIFEST, Manifest, read_manifest
 from qa.missing import missing_words
 from qa.modelfiles import ModelInfo, model_of_index
@@ -55,14 +55,6 @@ PASSAGE_WEIGHT = 0.5
 # A follow-up is scored as OWN_WEIGHT * (the question alone) + the rest * (the question
 # joined to the one before it). Calibrated on the follow-ups in tests/data.
 OWN_WEIGHT = 0.3
-# Words by which a question points back at the conversation ("what age were THEY?"). Only
-# such a question may be answered on the strength of the question before it: a new
-# question ("what is the capital of France?") must stand on its own or be refused.
-ANAPHORS = frozenset(
-    "it its they them their theirs this that these those he him his she her hers there then".split()
-)
-# A question with more words than this that no passage uses is about something new.
-NEW_WORDS = 1
 CANDIDATES = 50
 # A passage is an answer only if it clears the bar and scores at least this share of the
 # best passage's score. Calibrated in docs/quality.md, "Scores".
@@ -71,9 +63,6 @@ RELATIVE = 0.5
 # best passage clears the bar this many times over; below that the reply is "not sure".
 # Calibrated, leave-one-corpus-out, in the docs/quality.md ("Scores").
 SURE = 2.2
-# Characters of the question before a follow-up that are read with it: more than any
-# real question, few enough to leave the follow-up within the model's 256 word pieces.
-CONTEXT_CHARS = 500
 # Passages returned lately whose rows are remembered, to find their sentence vectors.
 ROWS_REMEMBERED = 4096
 
@@ -376,7 +365,7 @@ def rank(
         raise QAError(f"k must be at least 1, not {k}")
     engine = get_engine(index_dir)
     bar = engine.bar if min_score is None else Bar.fixed(float(min_score))
-    previous = context_for(engine, question, history)
+    previous = context_for(engine.index.lexical, question, history)
     texts = [question, joined_question(previous, question)] if previous is not None else [question]
     every = engine.scores(texts, dense_weight)
     own, *in_context = every
@@ -408,34 +397,6 @@ def rank(
 def _specific_missing(engine: Engine, question: str) -> tuple[str, ...]:
     """The specific words of the question that no passage uses (qa.missing), as written."""
     return tuple(word.word for word in missing_words(question[:MAX_QUESTION_CHARS], engine.index.lexical) if word.specific)
-
-
-def context_for(engine: Engine, question: str, history: Sequence[str]) -> str | None:
-    """The question before, when `question` is a follow-up to be read with it; else None.
-
-    Only a question that points back ("what age were THEY?") is read together with the
-    question before it; any other question is read, and must be answered, on its own. So
-    is one that names things the documents never mention ("what do sea otters do while
-    THEY sleep?"): its pronoun points inside itself, at a new subject.
-    """
-    context = [h.strip() for h in history if isinstance(h, str) and h.strip()][-1:]
-    if context and refers_back(question) and engine.index.lexical.unknown_words(question) <= NEW_WORDS:
-        return context[-1]
-    return None
-
-
-def joined_question(previous: str, question: str) -> str:
-    """A follow-up as it is read in context: the question before it, then itself.
-
-    The question before contributes its first CONTEXT_CHARS only, so that after a pasted
-    page the follow-up itself is still within what the model and search read.
-    """
-    return f"{previous[:CONTEXT_CHARS]} {question}"
-
-
-def refers_back(question: str) -> bool:
-    """Whether the question points back at the conversation with a pronoun (see ANAPHORS)."""
-    return any(word in ANAPHORS for word in re.findall(r"\w+", question.lower()))
 
 
 def _top(engine: Engine, scores: dict[int, float], k: int) -> list[tuple[int, Passage]]:
