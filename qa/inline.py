@@ -8,7 +8,7 @@ import re
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:._-]*(?:\s+[^<>]*)?/?>")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-LINK = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])+)\]\((?:[^()]|\([^)]*\))*\)")
+_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])+)\]\((?:[^()]|\([^)]*\))*\)")
 _REF_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])+)\]\[[^\]]*\]")
 _AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+)>")
 _ATTRIBUTES = re.compile(r"\s*\{:?\s*[#.][^{}]*\}\s*$", re.M)
@@ -17,7 +17,7 @@ DIRECTIVE = re.compile(r"\{\{#[^}]*\}\}|\{\*.*?\*\}|\{%.*?%\}|\{\{[<%].*?[>%]\}\
 _ESM = re.compile(r"^\s*(?:import\s.+\sfrom\s+['\"].+['\"]|import\s+['\"].+['\"]|export\s.+);?\s*$")
 _EMPHASIS = re.compile(r"(?<![\w*])(\*\*|__|\*)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
 _CODE_SPAN = re.compile(r"`+([^`]*?)`+")
-# The same markers anywhere, as they are left out of what is searched.
+# Admonition markers (`///`, `:::`, `!!!`, `???`) anywhere: left out of what is searched.
 _ANY_MARKER = re.compile(
     r"^[ \t>]*(?:/{3,}|:{3,}|!!!|\?\?\?\+?)[ \t]*(?:([A-Za-z][\w-]*)[ \t]*(?:\|[ \t]*)?(?:\"(.*)\"|(.*?)))?[ \t]*$", re.M
 )
@@ -30,7 +30,7 @@ def clean_inline(text: str) -> str:
     text = DIRECTIVE.sub(" ", text)
     text = _ANY_MARKER.sub(lambda m: " ".join(g for g in m.groups() if g), text)
     text = _IMAGE.sub(r"\1", text)
-    text = LINK.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
     text = _REF_LINK.sub(r"\1", text)
     text = _AUTOLINK.sub(r"\1", text)
     text = _ATTRIBUTES.sub("", text)
