@@ -154,7 +154,7 @@ class OnnxEncoder:
         self._tokenizer.enable_truncation(self.pipeline.max_tokens)
         self._tokenizer.no_padding()
         self._path = folder / EXPORT
-        # One question is small: spread over two cores it was slower here (README).
+        # One question is small: spread over two cores it was slower here (docs/speed.md, "Benchmark").
         self._session = self._open(int(os.environ.get("QA_ONNX_THREADS", "1")))
         self._bulk: Any = None  # a session on every core, for encode's many texts (opened on first use)
 

@@ -152,7 +152,7 @@ def _load(path: Path) -> SentenceTransformer:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import torch  # noqa: F401  (torch before faiss: each brings an OpenMP pool, see README)
+    import torch  # noqa: F401  (torch before faiss: each brings an OpenMP pool, see docs/speed.md)
     import transformers
     from sentence_transformers import SentenceTransformer
 

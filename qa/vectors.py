@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # Exact search costs about 0.05-0.13 ms per thousand passages here (one thread): beyond 50k it
 # nears half the time of encoding the question, and a graph index takes over. Its settings
 # hold recall@10 at 0.99 against exact search even for questions the corpus does not
-# cover (the hardest case for a graph); `python -m bench` measures it (README).
+# cover (the hardest case for a graph); `python -m bench --scale` measures it (docs/speed.md, "Beyond one machine").
 APPROXIMATE_ABOVE = 50_000
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 512
 # Above COMPRESSED_ABOVE passages the graph (every vector in memory, and its links) gives
