@@ -23,7 +23,7 @@ from typing import Any
 
 from bench import formats, quality
 from bench.corpus import cache_dir, prepare
-from bench.measure import REPO, first_answer_s, quit_s, run_python, summary_ms
+from bench.measure import REPO, first_answer_s, quit_s, run_python, save_results, summary_ms
 from bench.questions import query_texts, question_sets
 
 FULL_SIZES: dict[str, int | None] = {"1k": 1_000, "10k": 10_000, "all": None}
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] = {label: memory_figures(index) for label, (_, index, _) in corpora.items()}
     results["startup"] = startup_figures(smallest[1], smallest[0], runs=1 if args.quick else 3)
     results["seconds"] = round(time.perf_counter() - began, 1)
-    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results(args.json, results)
     print_table(results)
     print(f"\nfigures written to {args.json}; corpora and their embeddings are cached in {cache_dir()}")
     return 0

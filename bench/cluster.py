@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.corpus import cache_dir, prepare
-from bench.measure import REPO, run_python
+from bench.measure import REPO, run_python, save_results
 
 
 def compare(local: Path, clustered: Path) -> dict[str, float | bool]:
@@ -57,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         results.update(compare(Path(tmp) / "local-0", Path(tmp) / "ray-0"))
     print(json.dumps(results, indent=2))
     out = REPO / "bench" / "results" / "cluster.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results(out, results)
     return 0
 
 

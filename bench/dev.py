@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import cache_dir
-from bench.measure import REPO
+from bench.measure import REPO, save_results
 
 SHARED = REPO.parent / "shared" / "data"
 DOCS = {
@@ -196,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"held out {held}: constants {figures['chosen']} (SPECIFIC_ZIPF, NAME_ZIPF, SURE); held-out near off-topic not "
                   f"answered {figures['held out']['near not answered']}/{figures['held out']['near']}, answerable not answered "
                   f"{figures['held out']['answerable not answered']}/{figures['held out']['answerable']}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results(args.json, results)
     print(f"{time.perf_counter() - began:.0f} s; figures in {args.json}")
     return 0
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import cache_dir
+from bench.measure import save_results
 from bench.questions import SQUAD
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -212,8 +213,7 @@ def main() -> int:
         print(f"no SQuAD articles at {SQUAD}", file=sys.stderr)
         return 1
     out = Path(__file__).resolve().parent / "results" / "formats.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results(out, results)
     print_figures(results)
     print(f"figures written to {out}")
     return 0

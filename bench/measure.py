@@ -1,8 +1,9 @@
-"""Timing and memory helpers: medians, percentiles, wall time and peak RSS of processes."""
+"""Timing and memory helpers: medians, percentiles, wall time and peak RSS of processes; saving figures."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import select
@@ -15,6 +16,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def save_results(path: Path, results: object) -> None:
+    """Write a benchmark's figures as JSON (bench/results/...), creating the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 def percentile(values: Sequence[float], q: float) -> float:

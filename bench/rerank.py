@@ -14,7 +14,6 @@ measured on that one (hit@1, hit@3), beside the shipped order, in the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.dev import DOCS, OTHERS, index_for
-from bench.measure import REPO
+from bench.measure import REPO, save_results
 
 DEPTH = 30
 GENERIC = frozenset("recap summary conclusion conclusions overview introduction intro next steps wrap up".split())
@@ -155,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'pooled':<11} shipped hit@1 {totals[0][0]}/{totals[0][2]} hit@3 {totals[0][1]}/{totals[0][2]};  reranked "
           f"hit@1 {totals[1][0]}/{totals[1][2]} hit@3 {totals[1][1]}/{totals[1][2]}")
     results["pooled"] = {"shipped": totals[0].tolist(), "reranked": totals[1].tolist()}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    save_results(args.json, results)
     print(f"{time.perf_counter() - began:.0f} s; figures in {args.json}")
     return 0
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from bench.corpus import cache_dir
-from bench.measure import run_python
+from bench.measure import run_python, save_results
 
 NOISE = 0.6
 QUESTIONS = 300
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind in [index_type_for(size)] if args.kinds == "auto" else args.kinds.split(","):
             m = measure(base, kind, questions)
             results[f"{size}-{kind}"] = {"passages": size, "date": time.strftime("%Y-%m-%d"), **m}
-            args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+            save_results(args.json, results)
             print(f"{size:>10,} {kind:<6} {m['build_s']:>8.1f} {m['open_s']:>7.3f} {m['ready_s']:>8.3f} {m['p50_ms']:>7.2f} "
                   f"{m['p95_ms']:>7.2f} {m['peak_mb']:>8.0f} {m['index_mb']:>9} {m['recall@10']:>9.4f}", flush=True)
     return 0
