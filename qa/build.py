@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.chunking import embedding_prefix, split_passages
+from qa.chunking import embedding_prefix, page_spans, split_passages
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir, seeds_from_env
 from qa.documents import FORMATS, UnreadableDocument, find_documents, load_document, read_bytes
 from qa.errors import IndexCorruptError, NoDocumentsError, PathError, SeedsError, make_folder
@@ -29,7 +29,6 @@ from qa.model import Embedder, embedding_model, get_embedder, word_pieces
 from qa.modelfiles import ModelInfo, resolve_model_info
 from qa.notices import warn
 from qa.passages import PassageRecord, write_passages
-from qa.pdf import page_spans
 from qa.refusal import calibrated
 from qa.store import (
     CURRENT,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from qa.markdown import CONTENT_KINDS, Block, Segment, clean_inline, clean_segment, has_words, item_text_start, parse_blocks
@@ -460,3 +460,19 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
     if start is not None:
         found.append((start, position))
     return [t for t in (trim(text, s, e) for s, e in found) if t[0] < t[1]]
+
+
+def page_spans(text: str, starts: tuple[int, ...], spans: list[Span]) -> list[tuple[int, Span]]:
+    """(page, span) for spans cut from a paged text, their lines counted within the page."""
+    # Lines of the pages before each page, counted once (not once per passage: a long PDF
+    # has thousands of passages).
+    before_page, seen = [], 0
+    for previous, start in zip((0, *starts), starts):
+        seen += text.count("\n", previous, start)
+        before_page.append(seen)
+    out = []
+    for span in spans:
+        index = bisect.bisect_right(starts, span.start) - 1
+        before = before_page[index]
+        out.append((index + 1, replace(span, line_start=span.line_start - before, line_end=span.line_end - before)))
+    return out

@@ -11,13 +11,9 @@ keeps the hyphen where it was the word's own (see rejoin_hyphens).
 
 from __future__ import annotations
 
-import bisect
 import re
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from qa.chunking import Span
+from dataclasses import dataclass
+from typing import Any
 
 PAGE_BREAK = "\f\n"
 # PDFium's marks for a hyphen at the end of a line (the word goes on on the next line).
@@ -208,22 +204,6 @@ def running_lines(pages: list[str]) -> set[str]:
 
 def _key(line: str) -> str:
     return _NUMBERS.sub("#", " ".join(line.split()).lower())
-
-
-def page_spans(text: str, starts: tuple[int, ...], spans: list[Span]) -> list[tuple[int, Span]]:
-    """(page, span) for spans cut from a paged text, their lines counted within the page."""
-    # Lines of the pages before each page, counted once (not once per passage: a long PDF
-    # has thousands of passages).
-    before_page, seen = [], 0
-    for previous, start in zip((0, *starts), starts):
-        seen += text.count("\n", previous, start)
-        before_page.append(seen)
-    out = []
-    for span in spans:
-        index = bisect.bisect_right(starts, span.start) - 1
-        before = before_page[index]
-        out.append((index + 1, replace(span, line_start=span.line_start - before, line_end=span.line_end - before)))
-    return out
 
 
 def page_of(text: str, page: int) -> str:
