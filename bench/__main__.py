@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def corpus_figures(index: Path, embed_seconds: float) -> dict[str, Any]:
-    from qa.store import open_index
+    from qa.indexfiles.store import open_index
 
     opened = open_index(index)
     return {
@@ -88,8 +88,8 @@ def query_speed(index: Path, count: int) -> dict[str, Any]:
     import numpy as np
 
     from qa import retrieve
-    from qa.search import get_engine
-    from qa.vectors import one_search_thread
+    from qa.answering.search import get_engine
+    from qa.indexfiles.vectors import one_search_thread
 
     engine = get_engine(index)
     encoder = engine.embedder  # the ONNX export, as answering uses it
@@ -119,8 +119,8 @@ def query_speed(index: Path, count: int) -> dict[str, Any]:
 
 def quality_figures(*, quick: bool, with_peer: bool) -> dict[str, Any]:
     from qa import build_index
+    from qa.embedding.modelfiles import resolve_model_info
     from qa.evaluate import load_questions
-    from qa.modelfiles import resolve_model_info
 
     out: dict[str, Any] = {}
     sets = question_sets()
@@ -147,7 +147,7 @@ def quality_figures(*, quick: bool, with_peer: bool) -> dict[str, Any]:
 def build_sample(seeds: Path, index: Path, passages: int | None) -> Path:
     """`seeds`, or its first files holding at least `passages` passages (for --quick)."""
     from bench.corpus import subset
-    from qa.store import open_index
+    from qa.indexfiles.store import open_index
 
     if passages is None:
         return seeds
@@ -164,10 +164,10 @@ def build_figures(seeds: Path, index: Path, corpus: Path, corpus_index: Path) ->
     """build_index throughput on `seeds` (whose passages `index` holds) against bare
     `model.encode` of the same passages; re-index times of `corpus` in `corpus_index`."""
     from qa import build_index
-    from qa.build import embedding_text
-    from qa.model import get_embedder
-    from qa.modelfiles import resolve_model_info
-    from qa.store import open_index
+    from qa.building.build import embedding_text
+    from qa.embedding.model import get_embedder
+    from qa.embedding.modelfiles import resolve_model_info
+    from qa.indexfiles.store import open_index
 
     model = get_embedder(resolve_model_info(None))._model
     files = {p.name for p in seeds.glob("*.txt")}
@@ -210,9 +210,9 @@ def approximate_figures(index: Path) -> dict[str, Any]:
     """HNSW against exact search on the largest corpus: recall@10, build and search time."""
     import numpy as np
 
-    from qa.search import get_engine
-    from qa.store import open_index
-    from qa.vectors import make_vector_index, one_search_thread
+    from qa.answering.search import get_engine
+    from qa.indexfiles.store import open_index
+    from qa.indexfiles.vectors import make_vector_index, one_search_thread
 
     engine = get_engine(index)
     opened = open_index(index)

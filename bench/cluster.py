@@ -24,8 +24,8 @@ def compare(local: Path, clustered: Path) -> dict[str, float | bool]:
     """Whether two indexes hold the same passages, and how far apart their vectors are."""
     import numpy as np
 
-    from qa.passages import PASSAGES
-    from qa.store import open_index
+    from qa.indexfiles.passages import PASSAGES
+    from qa.indexfiles.store import open_index
 
     one, two = open_index(local), open_index(clustered)
     same = (one.folder / PASSAGES).read_bytes() == (two.folder / PASSAGES).read_bytes()

@@ -105,7 +105,7 @@ def prepare(sizes: dict[str, int | None], *, progress: bool = True) -> dict[str,
     import time
 
     from qa import build_index
-    from qa.store import open_index
+    from qa.indexfiles.store import open_index
 
     root = cache_dir()
     full = write_stdlib_corpus(root / "stdlib")

@@ -3,8 +3,8 @@
 The three documentation sets in ../shared/data/docs-dev (Cargo, FastAPI, the open-source
 guide) with the questions in tests/data, pooled as the targets are stated; then the seed
 letter and squad-dev. Each set's index is built (or brought up to date) in the bench
-cache. `--loco` also chooses the constants that decide "not sure" (qa.missing's
-SPECIFIC_ZIPF and NAME_ZIPF, qa.search's SURE) leave-one-corpus-out: on two documentation
+cache. `--loco` also chooses the constants that decide "not sure" (qa.answering.missing's
+SPECIFIC_ZIPF and NAME_ZIPF, qa.answering.search's SURE) leave-one-corpus-out: on two documentation
 sets (with the seed letter and squad-dev), most near off-topic questions not answered
 with no answerable one unsure, then measured on the third.
 """
@@ -100,10 +100,10 @@ class Case:
 
 
 def cases(sets: dict[str, tuple[Path, Path]]) -> list[Case]:
-    """Every question without history, with what decides its outcome (as qa.search.rank decides it)."""
+    """Every question without history, with what decides its outcome (as qa.answering.search.rank decides it)."""
+    from qa.answering.missing import missing_words
+    from qa.answering.search import get_engine
     from qa.evaluate import load_questions
-    from qa.missing import missing_words
-    from qa.search import get_engine
 
     out = []
     for name, (seeds, questions) in sets.items():

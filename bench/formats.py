@@ -110,10 +110,10 @@ def questions_for(fmt: str, out: Path) -> Path:
 def quality(folders: dict[str, Path], work: Path) -> dict[str, Any]:
     """hit@1 / hit@5 per format, build seconds, and whether every PDF hit's page holds it."""
     from qa import build_index
+    from qa.answering.search import get_engine
+    from qa.embedding.model import get_embedder
+    from qa.embedding.modelfiles import resolve_model_info
     from qa.evaluate import evaluate, load_questions
-    from qa.model import get_embedder
-    from qa.modelfiles import resolve_model_info
-    from qa.search import get_engine
 
     get_embedder(resolve_model_info(None))  # loaded before the first build is timed
     out: dict[str, Any] = {}
@@ -150,7 +150,7 @@ def extraction(folders: dict[str, Path], rounds: int = 5) -> dict[str, Any]:
     import pypdfium2 as pdfium
     from selectolax.lexbor import LexborHTMLParser
 
-    from qa.documents import load_document
+    from qa.formats.documents import load_document
 
     def bare_pdf(data: bytes) -> str:
         pdf = pdfium.PdfDocument(data)

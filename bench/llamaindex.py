@@ -45,7 +45,7 @@ def ranked(seeds: Path, questions: Sequence[Question], k: int = 10) -> list[list
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.retrievers.bm25 import BM25Retriever
 
-    from qa.modelfiles import resolve_model_info
+    from qa.embedding.modelfiles import resolve_model_info
 
     Settings.llm = None  # no LLM anywhere
     model = HuggingFaceEmbedding(model_name=str(resolve_model_info(None).path))

@@ -17,8 +17,8 @@ def main(argv: list[str]) -> None:
 
     kind = argv[0]
     if kind == "onnx":
-        from qa.encoder import load_onnx_encoder
-        from qa.modelfiles import resolve_model_info
+        from qa.embedding.encoder import load_onnx_encoder
+        from qa.embedding.modelfiles import resolve_model_info
 
         encoder = load_onnx_encoder(resolve_model_info(None))
         if encoder is None:
@@ -28,7 +28,7 @@ def main(argv: list[str]) -> None:
         import torch  # noqa: F401
         from sentence_transformers import SentenceTransformer
 
-        from qa.modelfiles import resolve_model_info
+        from qa.embedding.modelfiles import resolve_model_info
 
         model = SentenceTransformer(str(resolve_model_info(None).path), device="cpu", local_files_only=True)
         model.encode(["How do I read a file line by line?"], normalize_embeddings=True)

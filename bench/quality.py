@@ -34,8 +34,8 @@ def figures(questions: Sequence[Question], ranked: Sequence[Sequence[Passage]]) 
 
 def ours(questions: Sequence[Question], index: Path) -> dict[str, dict[str, Any]]:
     """Dense-only, BM25-only and the shipped hybrid (with its abstention, timed) on one index."""
+    from qa.answering.search import get_engine, rank
     from qa.evaluate import MODES
-    from qa.search import get_engine, rank
 
     encoder = get_engine(index).embedder
     out: dict[str, dict[str, Any]] = {}
@@ -61,9 +61,9 @@ def ours(questions: Sequence[Question], index: Path) -> dict[str, dict[str, Any]
 def encoder_parity(questions: Sequence[Question], index: Path, k: int) -> dict[str, Any]:
     """The shipped figures (qa eval's) with questions encoded by the ONNX export and by
     sentence-transformers, in one process: they must be the same."""
+    from qa.answering.search import get_engine
+    from qa.embedding.model import get_embedder
     from qa.evaluate import evaluate
-    from qa.model import get_embedder
-    from qa.search import get_engine
 
     engine = get_engine(index)
     onnx = engine.embedder
@@ -81,7 +81,7 @@ def encoder_parity(questions: Sequence[Question], index: Path, k: int) -> dict[s
 
 def peer(questions: Sequence[Question], index: Path, model_dir: Path) -> dict[str, Any] | None:
     """txtai over the same passages, in its own process (for its RSS); None if not installed."""
-    from qa.store import open_index
+    from qa.indexfiles.store import open_index
 
     records = open_index(index).passages
     asked = [q for q in questions if q.expect is not None]

@@ -42,9 +42,9 @@ class Question:
 
 def candidates(sets: dict[str, tuple[Path, Path]]) -> list[Question]:
     """Every answerable question's candidates with their features, as the shipped search scores them."""
+    from qa.answering.search import get_engine, rank
     from qa.evaluate import load_questions
-    from qa.lexical import tokenize
-    from qa.search import get_engine, rank
+    from qa.indexfiles.lexical import tokenize
 
     out = []
     for name, (seeds, questions) in sets.items():
@@ -94,7 +94,7 @@ def candidates(sets: dict[str, tuple[Path, Path]]) -> list[Question]:
 
 def _best_units(engine: Any, scores: Any) -> np.ndarray:
     """Each candidate's best unit cosine, recovered from the fused score's definition."""
-    from qa.search import DENSE_WEIGHT, PASSAGE_WEIGHT
+    from qa.answering.search import DENSE_WEIGHT, PASSAGE_WEIGHT
 
     lexical = (scores.strength - DENSE_WEIGHT * scores.cosine) / (1 - DENSE_WEIGHT)
     dense = (scores.fused - (1 - DENSE_WEIGHT) * lexical) / DENSE_WEIGHT

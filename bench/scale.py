@@ -2,7 +2,7 @@
 
 What a process answering from N passages pays: peak RSS, the time to open the index (its
 files alone, best of 3, and the whole engine with the question encoder), each question's
-time (p50, p95, `qa.search.rank` end to end: encoding, BM25, vectors, sentences, passages
+time (p50, p95, `qa.answering.search.rank` end to end: encoding, BM25, vectors, sentences, passages
 read; median of 3 processes) and recall@10 of the vector search against exact search.
 
 The corpus is synthetic, since embedding a million passages here would take a day: the
@@ -41,7 +41,7 @@ OPEN = r"""
 import json, sys, time
 from pathlib import Path
 began = time.perf_counter()
-from qa.store import open_index
+from qa.indexfiles.store import open_index
 imported = time.perf_counter()
 open_index(Path(sys.argv[1]))
 print(json.dumps({"open_s": round(time.perf_counter() - imported, 3), "import_s": round(imported - began, 3)}))
@@ -52,7 +52,7 @@ import json, sys, time
 from pathlib import Path
 import numpy as np
 from bench.measure import peak_rss_mb
-from qa.search import get_engine, rank
+from qa.answering.search import get_engine, rank
 index, out = Path(sys.argv[1]), Path(sys.argv[2])
 questions = json.loads((out / "questions.json").read_text())
 began = time.perf_counter()
@@ -75,7 +75,7 @@ print(json.dumps({"ready_s": round(ready, 3), "p50_ms": round(float(np.median(ti
 
 def source_index() -> Any:
     """The bench's stdlib index, opened: the passages, vectors and sentences cycled."""
-    from qa.store import current_generation, open_generation
+    from qa.indexfiles.store import current_generation, open_generation
 
     source = current_generation(cache_dir() / "index-all")
     if source is None:
@@ -86,12 +86,12 @@ def source_index() -> Any:
 def corpus(size: int, root: Path) -> Path:
     """A folder of `size` synthetic passages with every file of a generation but the vector
     index: passages, sentence vectors, BM25, the exact passage vectors and a manifest."""
-    from qa.build import lexical_text
-    from qa.lexical import LexicalIndex
-    from qa.manifest import MANIFEST
-    from qa.passages import write_passages
-    from qa.store import LEXICAL, SENTENCES
-    from qa.vectors import EXACT
+    from qa.building.build import lexical_text
+    from qa.indexfiles.lexical import LexicalIndex
+    from qa.indexfiles.manifest import MANIFEST
+    from qa.indexfiles.passages import write_passages
+    from qa.indexfiles.store import LEXICAL, SENTENCES
+    from qa.indexfiles.vectors import EXACT
 
     folder = root / f"corpus-{size}"
     if (folder / MANIFEST).is_file():
@@ -136,9 +136,9 @@ def corpus(size: int, root: Path) -> Path:
 def index_of(base: Path, kind: str) -> tuple[Path, float]:
     """An index folder over the corpus `base` with a vector index of `kind` (the corpus's
     files hard-linked into it); returns it and the seconds its vector index took to build."""
-    from qa.manifest import MANIFEST
-    from qa.store import CURRENT, VECTORS
-    from qa.vectors import EXACT, import_faiss, make_vector_index
+    from qa.indexfiles.manifest import MANIFEST
+    from qa.indexfiles.store import CURRENT, VECTORS
+    from qa.indexfiles.vectors import EXACT, import_faiss, make_vector_index
 
     index = base.with_name(f"{base.name}-{kind}")
     generation = index / "gen-synthetic"
@@ -164,7 +164,7 @@ def index_of(base: Path, kind: str) -> tuple[Path, float]:
 
 def recall_at_10(base: Path, queries: np.ndarray, nearest: list[list[int]]) -> float:
     """Share of each question's ten exact nearest passages that the index found."""
-    from qa.vectors import EXACT
+    from qa.indexfiles.vectors import EXACT
 
     vectors = np.load(base / EXACT, mmap_mode="r")
     best = np.full((len(queries), 10), -np.inf, np.float32)
@@ -180,7 +180,7 @@ def recall_at_10(base: Path, queries: np.ndarray, nearest: list[list[int]]) -> f
 
 def measure(base: Path, kind: str, questions: list[str]) -> dict[str, Any]:
     """Every figure of one corpus size and vector index kind, each from a fresh process."""
-    from qa.vectors import EXACT
+    from qa.indexfiles.vectors import EXACT
 
     index, build_s = index_of(base, kind)
     opened = min((json.loads(run_python(["-c", OPEN, str(index)])[1]) for _ in range(3)), key=lambda m: m["open_s"])
@@ -197,7 +197,7 @@ def measure(base: Path, kind: str, questions: list[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     from bench.questions import query_texts
-    from qa.vectors import index_type_for
+    from qa.indexfiles.vectors import index_type_for
 
     parser = argparse.ArgumentParser(prog="python -m bench --scale", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="16000,100000,1000000", help="passage counts, comma-separated")

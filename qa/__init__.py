@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qa.build import build_index
+    from qa.building.build import build_index
     from qa.chat import Chat
     from qa.errors import QAError
     from qa.ready import describe_index, retrieve
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "Chat": "qa.chat",
     "QAError": "qa.errors",
-    "build_index": "qa.build",
+    "build_index": "qa.building.build",
     "retrieve": "qa.ready",
     "describe_index": "qa.ready",
     "IndexInfo": "qa.types",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qa.answer import best_sentence
-from qa.followups import context_for, joined_question
+from qa.answering.answer import best_sentence
+from qa.answering.followups import context_for, joined_question
+from qa.answering.search import rank
 from qa.ready import ready_engine
-from qa.search import rank
 from qa.types import Reply
 
 
@@ -32,7 +32,7 @@ class Chat:
         Raises:
             EmptyQuestionError, IndexCorruptError, SeedsError, ModelError: as retrieve.
         """
-        history = self.history[-1:]  # a follow-up is read with the question before it (qa.followups.context_for)
+        history = self.history[-1:]  # a follow-up is read with the question before it (qa.answering.followups.context_for)
         engine = ready_engine(self.index_dir)
         ranked = rank(question, k, history=history, index_dir=self.index_dir)
         previous = context_for(engine.index.lexical, question, history)

@@ -184,8 +184,8 @@ def _document_lines(index_dir: object) -> Lines:
     """The lines of a document of the index as indexed, or of one of its pages (None if
     it cannot be read now)."""
 
-    from qa.documents import UnreadableDocument, read_document
-    from qa.pdf import page_of
+    from qa.formats.documents import UnreadableDocument, read_document
+    from qa.formats.pdf import page_of
     from qa.ready import describe_index
 
     seeds = describe_index(index_dir).seeds_dir  # type: ignore[arg-type]
@@ -309,7 +309,7 @@ def _passage_lines(number: int, p: Passage, lines: Lines | None, context: int) -
 
 
 def _index(args: argparse.Namespace) -> int:
-    from qa.build import build_index
+    from qa.building.build import build_index
 
     with BuildBar() as bar:
         stats = build_index(
@@ -324,7 +324,7 @@ def _watch(args: argparse.Namespace) -> int:
     """Keep the index fresh: a line per update on stdout, until ctrl+c (exit 0)."""
     import time
 
-    from qa.watch import watch
+    from qa.building.watch import watch
 
     bar = BuildBar()
     said_first = False

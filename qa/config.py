@@ -19,7 +19,7 @@ class Settings:
     `seeds_dir` is None when neither a flag nor $QA_SEEDS names one: an existing index
     then keeps the folder it was built from. `model` is None for the bundled
     all-MiniLM-L6-v2, else a local sentence-transformers folder; `device` is None to pick
-    CUDA, MPS or the CPU (qa.model).
+    CUDA, MPS or the CPU (qa.embedding.model).
     """
 
     seeds_dir: Path | None

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa.answering.search import rank
 from qa.errors import QAError
-from qa.search import rank
 from qa.types import ANSWERED, NOT_ANSWERED, OUTCOMES, Passage, Sentence
 
 # The dense weight of each mode; the shipped hybrid (None) uses the default weight and bar.
@@ -192,7 +192,7 @@ def evaluate(
 def _naive_index(index_dir: str | Path | None) -> Path:
     """The naive baseline's index of the documents `index_dir` was built from, kept inside
     that index folder (`naive-baseline/`) and brought up to date."""
-    from qa.build import build_index
+    from qa.building.build import build_index
     from qa.config import resolve_index_dir
     from qa.ready import describe_index
 

@@ -1,6 +1,6 @@
 """An index ready to answer: built on first use, brought up to date when its documents
 changed. This is where answering meets the build path: the public API and the front-ends
-call it before answering; qa.search, the read path, only reads.
+call it before answering; qa.answering.search, the read path, only reads.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from qa.answering.search import Engine, get_engine, index_path, loaded, rank
+from qa.building.freshness import stale_reasons
 from qa.config import resolve_model, resolve_seeds_dir, seeds_from_env
-from qa.freshness import stale_reasons
-from qa.manifest import described, read_manifest
-from qa.modelfiles import model_of_index
+from qa.embedding.modelfiles import model_of_index
+from qa.indexfiles.manifest import described, read_manifest
+from qa.indexfiles.store import current_generation
 from qa.notices import notice, warn
-from qa.search import Engine, get_engine, index_path, loaded, rank
-from qa.store import current_generation
 from qa.types import IndexInfo, Passage
 
 Progress = Callable[[int, int], None]
@@ -29,7 +29,7 @@ def ready_engine(
     progress: Progress | None = None,
     stage: Callable[[str], None] | None = None,
 ) -> Engine:
-    """The engine for `index_dir` (qa.search.get_engine). On its first use in this process a
+    """The engine for `index_dir` (qa.answering.search.get_engine). On its first use in this process a
     missing index is built and a stale one is brought up to date (from `seeds_dir` when given,
     else the folder the index was built from); `progress` and `stage` then hear of it as in
     build_index. A fresh index is only read.
@@ -66,7 +66,7 @@ def _bring_up_to_date(
     generation = current_generation(path)
     if generation is None:
         notice(f"no index in {path} yet; building it")
-        from qa.build import build_index  # the build path loads only when it builds
+        from qa.building.build import build_index  # the build path loads only when it builds
 
         build_index(seeds_dir, path, progress=progress, stage=stage)
         return
@@ -80,7 +80,7 @@ def _bring_up_to_date(
     if reasons:
         notice(f"the index is out of date ({', '.join(reasons)}); updating it")
         model = info.path.as_posix() if manifest.model_path or resolve_model() else None
-        from qa.build import build_index  # the build path loads only when it builds
+        from qa.building.build import build_index  # the build path loads only when it builds
 
         build_index(seeds, path, model=model, progress=progress, stage=stage)
 
@@ -102,7 +102,7 @@ def retrieve(
             ("what age were they?") is read in their light.
         index_dir: the index; default $QA_INDEX, else ./index. Built on first use if missing.
         min_score: a relevance bar to use instead of the one calibrated for this corpus
-            (qa.refusal); passages below it are not returned. 0 turns abstention off.
+            (qa.building.refusal); passages below it are not returned. 0 turns abstention off.
 
     Returns:
         Up to k Passages that clear the relevance bar, with fused scores in [0, 1], best

@@ -41,7 +41,7 @@ class Passage:
     """A passage of a document, as retrieved.
 
     `text == document_text[start:end]`, where the document text is what
-    `qa.documents.read_document` returns for `source` (relative to the seeds folder).
+    `qa.formats.documents.read_document` returns for `source` (relative to the seeds folder).
     Lines are 1-based and inclusive. `score` is the fused relevance in [0, 1]:
     a weighted sum of the cosine similarity and the normalised BM25 score (docs/quality.md, "Scores").
     `page` is None for formats without pages. `headings` is the path of headings the

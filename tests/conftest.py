@@ -36,8 +36,8 @@ def _no_default_folders(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def embedder():
     """The bundled all-MiniLM-L6-v2, loaded once."""
-    from qa.model import get_embedder
-    from qa.modelfiles import resolve_model_info
+    from qa.embedding.model import get_embedder
+    from qa.embedding.modelfiles import resolve_model_info
 
     return get_embedder(resolve_model_info(None))
 
@@ -45,8 +45,8 @@ def embedder():
 @pytest.fixture(scope="session")
 def build_encoder(embedder):
     """What a build embeds with: the model's ONNX export (made here if this machine has none yet)."""
-    from qa.encoder import load_onnx_encoder
-    from qa.onnx_export import ensure_export
+    from qa.embedding.encoder import load_onnx_encoder
+    from qa.embedding.onnx_export import ensure_export
 
     ensure_export(embedder)
     encoder = load_onnx_encoder(embedder.info)
@@ -73,8 +73,8 @@ def stdlib_index(tmp_path_factory, embedder):
 
     from bench.corpus import docstrings, stdlib_sources
     from qa import build_index
-    from qa.search import CANDIDATES
-    from qa.store import open_index
+    from qa.answering.search import CANDIDATES
+    from qa.indexfiles.store import open_index
 
     seeds = tmp_path_factory.mktemp("stdlib")
     for module, path in stdlib_sources():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Collapsible, Static, TextArea
 
-from qa.documents import read_document
+from qa.formats.documents import read_document
 from qa.types import NOT_FOUND
 from tests.conftest import LETTER, SEEDS
 from tests.pilot import ask, in_loop, in_view, plain, transcript, until
@@ -280,7 +280,7 @@ async def test_quitting_during_a_reindex_leaves_the_old_index_in_service(tmp_pat
 
 @in_loop
 async def test_the_app_answers_from_the_old_index_during_a_reindex_and_switches_when_it_is_complete(tmp_path, monkeypatch, build_encoder):
-    from qa.encoder import OnnxEncoder
+    from qa.embedding.encoder import OnnxEncoder
 
     # The re-index really embeds, but holds after its first batch until the questions
     # below are answered, so "during" does not depend on the machine's speed.

@@ -194,7 +194,7 @@ def test_e_opens_the_passage_in_the_editor_and_the_app_comes_back(workspace, ter
 
 
 def test_the_library_and_the_command_never_import_textual():
-    code = "import sys, qa, qa.cli, qa.search, qa.chat; sys.exit('textual' in sys.modules)"
+    code = "import sys, qa, qa.cli, qa.answering.search, qa.chat; sys.exit('textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 

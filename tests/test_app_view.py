@@ -195,7 +195,7 @@ async def test_the_app_follows_the_folder_and_answers_from_the_index_as_it_was_m
 
 @in_loop
 async def test_a_question_asked_before_the_index_is_ready_is_shown_at_once_then_answered(tmp_path, monkeypatch, build_encoder):
-    from qa.encoder import OnnxEncoder
+    from qa.embedding.encoder import OnnxEncoder
 
     # The build really embeds, but holds after its first batch until the question is in.
     release = threading.Event()
@@ -226,7 +226,7 @@ async def test_a_question_asked_before_the_index_is_ready_is_shown_at_once_then_
 
 @in_loop
 async def test_an_empty_folder_says_where_documents_go_and_answers_once_they_arrive(tmp_path):
-    from qa.documents import FORMATS
+    from qa.formats.documents import FORMATS
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from qa import build_index, retrieve
-from qa.documents import MAX_DOCUMENT_BYTES
-from qa.store import open_index
+from qa.formats.documents import MAX_DOCUMENT_BYTES
+from qa.indexfiles.store import open_index
 from tests.conftest import REPO, run_qa
 
 HEDGEHOGS = "Hedgehogs hibernate through the winter in nests of dry leaves under hedges."
@@ -186,20 +186,20 @@ def test_a_file_without_read_permission_is_skipped_by_a_real_qa_index(tmp_path, 
 
 def test_a_file_deleted_while_indexing_runs_is_skipped(tmp_path, embedder, monkeypatch, capsys):
     """The folder is listed, then the file really goes, then the build reads it."""
-    import qa.build
+    import qa.building.build
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "good.txt").write_text(OTTERS + "\n", encoding="utf-8")
     (seeds / "gone.txt").write_text(HEDGEHOGS + "\n", encoding="utf-8")
-    listed = qa.build.find_documents
+    listed = qa.building.build.find_documents
 
     def list_then_delete(folder, **kwargs):
         found = listed(folder, **kwargs)
         (seeds / "gone.txt").unlink()
         return found
 
-    monkeypatch.setattr(qa.build, "find_documents", list_then_delete)
+    monkeypatch.setattr(qa.building.build, "find_documents", list_then_delete)
     stats = build_index(seeds, tmp_path / "index")
     assert "skipped gone.txt: it was deleted while indexing" in capsys.readouterr().err
     assert stats.files == 1 and stats.skipped == 1

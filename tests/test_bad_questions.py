@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa import retrieve
-from qa.documents import read_document
 from qa.errors import EmptyQuestionError
-from qa.store import open_index
+from qa.formats.documents import read_document
+from qa.indexfiles.store import open_index
 from tests.conftest import LETTER, run_qa
 
 ASKED = "Who took part in the listening project?"  # the letter's line 4 answers it

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import split_passages
+from qa.building.chunking import split_passages
 from tests.conftest import LETTER, SEEDS
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.build import build_index
-from qa.passages import PASSAGES
-from qa.store import current_generation, open_index
+from qa.building.build import build_index
+from qa.indexfiles.passages import PASSAGES
+from qa.indexfiles.store import current_generation, open_index
 
 ray = pytest.importorskip("ray", reason="the cluster extra is not installed")
 
@@ -98,7 +98,7 @@ def test_an_unreachable_cluster_is_said_at_once_and_nothing_is_written(tmp_path)
 def test_a_worker_whose_model_is_not_the_builders_fails_the_embedding_with_one_line(embedder, local_ray):
     from dataclasses import replace
 
-    from qa.cluster import encode_on_ray
+    from qa.building.cluster import encode_on_ray
     from qa.errors import QAError
 
     # What a worker with another copy of the model sees: a fingerprint that is not its own.

@@ -10,9 +10,9 @@ import pytest
 from textual.widgets import Collapsible, Static
 
 from qa import Chat, build_index, retrieve
-from qa.documents import read_document
 from qa.evaluate import evaluate, load_questions
-from qa.store import open_index
+from qa.formats.documents import read_document
+from qa.indexfiles.store import open_index
 from tests.conftest import run_qa
 from tests.pilot import ask, in_loop, plain
 from tui.app import QAApp

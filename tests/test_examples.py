@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import LETTER, SEEDS
 
-MODULES = ["qa", "qa.build", "qa.ready", "qa.chat", "qa.text"]
+MODULES = ["qa", "qa.building.build", "qa.ready", "qa.chat", "qa.text"]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from qa import build_index, retrieve
-from qa.documents import read_document
+from qa.formats.documents import read_document
 from tests.conftest import run_qa
 
 PAGE = """<!DOCTYPE html>

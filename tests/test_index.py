@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from qa import build_index, retrieve
-from qa.build import sentence_texts
+from qa.building.build import sentence_texts
 from qa.errors import IndexCorruptError, ModelError, SeedsError
-from qa.manifest import FORMAT_VERSION
-from qa.ondisk import Rows
-from qa.store import CURRENT, current_generation, open_index
+from qa.indexfiles.manifest import FORMAT_VERSION
+from qa.indexfiles.ondisk import Rows
+from qa.indexfiles.store import CURRENT, current_generation, open_index
 from tests.conftest import LETTER, REPO, SEEDS, read_line
 
 PARAGRAPHS = [
@@ -116,8 +116,8 @@ def test_an_index_of_an_older_qa_is_brought_up_to_date_reusing_every_unchanged_t
     for name in ("term_max.npy", "vocab.terms.npy", "vocab.starts.npy", "vocab.ids.npy"):
         (generation / "bm25" / name).unlink()  # format 5 added them
     assert open_index(index).manifest.format_version == 2  # still readable as it is
+    from qa.answering.search import _engines
     from qa.ready import ready_engine
-    from qa.search import _engines
 
     _engines.clear()
     embedded: list[int] = []
@@ -156,7 +156,7 @@ def test_retrieve_builds_a_missing_index_and_updates_a_stale_one(corpus, capsys)
     seeds, index = corpus
     build_index(seeds, index)
     write(seeds, "glaciers.txt", PARAGRAPHS[3])
-    from qa.search import _engines
+    from qa.answering.search import _engines
 
     _engines.clear()  # a new process would start without a loaded engine
     hits = retrieve("What carves U-shaped valleys?", k=1, index_dir=index)
@@ -183,7 +183,7 @@ def test_an_index_of_another_model_is_rebuilt(corpus, capsys):
     manifest = json.loads(manifest_path.read_text())
     manifest["model"]["fingerprint"] = "sha256:" + "0" * 64
     manifest_path.write_text(json.dumps(manifest))
-    from qa.search import _engines
+    from qa.answering.search import _engines
 
     _engines.clear()
     assert retrieve("How do bees share where flowers are?", k=1, index_dir=index)[0].source == "bees.txt"
@@ -273,7 +273,7 @@ def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus
     seeds, index = corpus
     build_index(seeds, index)
     damage(current_generation(index))
-    from qa.search import _engines
+    from qa.answering.search import _engines
 
     _engines.clear()
     with pytest.raises(IndexCorruptError, match=message) as info:
@@ -289,14 +289,14 @@ def test_a_damaged_index_raises_a_clear_error_naming_the_file_and_the_fix(corpus
 def test_a_large_passages_file_is_read_line_by_line_on_demand_and_each_line_is_checked(corpus, monkeypatch):
     """Above CHECK_ALL_BYTES the file is mapped, not read: a line is parsed (and its CRC-32
     checked) only when its passage is returned. The bar set to 0 makes the seed corpus large."""
-    import qa.passages
-    from qa.passages import PassageTable
-    from qa.search import _engines
+    import qa.indexfiles.passages
+    from qa.answering.search import _engines
+    from qa.indexfiles.passages import PassageTable
 
     seeds, index = corpus
     build_index(seeds, index)
     expected = [(p.citation, p.score) for p in retrieve("How do bees tell each other where flowers are?", k=3, index_dir=index)]
-    monkeypatch.setattr(qa.passages, "CHECK_ALL_BYTES", 0)
+    monkeypatch.setattr(qa.indexfiles.passages, "CHECK_ALL_BYTES", 0)
     _engines.clear()
     table = open_index(index).passages
     assert isinstance(table, PassageTable) and table._crcs is not None  # the mapped, checked-as-read path
@@ -339,7 +339,7 @@ def test_a_build_killed_part_way_leaves_the_previous_index_in_service(tmp_path, 
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     assert (index / CURRENT).read_text() == before
-    from qa.search import _engines
+    from qa.answering.search import _engines
 
     _engines.clear()
     old = open_index(index)
@@ -354,7 +354,7 @@ def test_a_build_killed_part_way_leaves_the_previous_index_in_service(tmp_path, 
 
 
 def test_a_reader_that_read_current_just_before_a_build_can_still_open_that_generation(corpus):
-    from qa.store import open_generation
+    from qa.indexfiles.store import open_generation
 
     seeds, index = corpus
     build_index(seeds, index)
@@ -370,7 +370,7 @@ def test_a_reader_that_read_current_just_before_a_build_can_still_open_that_gene
 
 
 def test_weights_that_fail_their_checksum_are_refused(tmp_path, monkeypatch, embedder):
-    from qa.modelfiles import BUNDLED_NAME, bundled_model_dir, cache_dir
+    from qa.embedding.modelfiles import BUNDLED_NAME, bundled_model_dir, cache_dir
 
     source = bundled_model_dir()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -385,7 +385,7 @@ def test_weights_that_fail_their_checksum_are_refused(tmp_path, monkeypatch, emb
 
 
 def test_the_bundled_model_is_extracted_and_verified_on_first_use(tmp_path, monkeypatch, capsys):
-    from qa.modelfiles import bundled_model_dir
+    from qa.embedding.modelfiles import bundled_model_dir
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = bundled_model_dir()
@@ -395,10 +395,10 @@ def test_the_bundled_model_is_extracted_and_verified_on_first_use(tmp_path, monk
 
 
 def test_above_the_threshold_the_index_is_approximate_and_still_finds_and_reuses(corpus, monkeypatch):
-    import qa.vectors
+    import qa.indexfiles.vectors
 
     seeds, index = corpus
-    monkeypatch.setattr(qa.vectors, "APPROXIMATE_ABOVE", 2)  # the corpus has 3 passages
+    monkeypatch.setattr(qa.indexfiles.vectors, "APPROXIMATE_ABOVE", 2)  # the corpus has 3 passages
     build_index(seeds, index)
     opened = open_index(index)
     assert opened.manifest.index_type == "hnsw" and type(opened.vectors).__name__ == "IndexHNSWFlat"
@@ -408,16 +408,16 @@ def test_above_the_threshold_the_index_is_approximate_and_still_finds_and_reuses
 
 
 def test_above_the_compressed_threshold_codes_propose_and_exact_vectors_decide(corpus, monkeypatch, tmp_path):
-    import qa.store
-    import qa.vectors
-    from qa.search import _engines, rank
+    import qa.indexfiles.store
+    import qa.indexfiles.vectors
+    from qa.answering.search import _engines, rank
 
     seeds, index = corpus
     write(seeds, "glaciers.txt", PARAGRAPHS[3])
     build_index(seeds, tmp_path / "flat")
-    monkeypatch.setattr(qa.vectors, "COMPRESSED_ABOVE", 2)  # the corpus has 4 passages
-    monkeypatch.setattr(qa.store, "IN_MEMORY_BYTES", 0)  # vectors read a few rows at a time, as in a large index
-    monkeypatch.setattr(qa.store, "MAPPED_BYTES", 0)
+    monkeypatch.setattr(qa.indexfiles.vectors, "COMPRESSED_ABOVE", 2)  # the corpus has 4 passages
+    monkeypatch.setattr(qa.indexfiles.store, "IN_MEMORY_BYTES", 0)  # vectors read a few rows at a time, as in a large index
+    monkeypatch.setattr(qa.indexfiles.store, "MAPPED_BYTES", 0)
     build_index(seeds, index)
     opened = open_index(index)
     assert opened.manifest.index_type == "ivfpq" and type(opened.vectors).__name__ == "IndexIVFPQ"
@@ -442,7 +442,7 @@ def test_a_stale_index_brought_up_to_date_names_each_skipped_file_once(corpus, c
     build_index(seeds, index)
     capsys.readouterr()
     write(seeds, "glaciers.txt", PARAGRAPHS[3])
-    from qa.search import _engines
+    from qa.answering.search import _engines
 
     _engines.clear()
     assert retrieve("How do glaciers shape valleys?", k=1, index_dir=index)[0].source == "glaciers.txt"

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.lexical import LexicalIndex, SortedTerms, tokenize
+from qa.indexfiles.lexical import LexicalIndex, SortedTerms, tokenize
 
 TERMS = st.dictionaries(st.text(min_size=1, max_size=12), st.integers(0, 10**6), max_size=60)
 

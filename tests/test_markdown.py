@@ -7,8 +7,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import embedding_prefix, split_passages
-from qa.markdown import clean_inline, parse_blocks
+from qa.building.chunking import embedding_prefix, split_passages
+from qa.formats.markdown import clean_inline, parse_blocks
 from tests.test_chunking import check_exact
 
 GUIDE = """\

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa.errors import IndexCorruptError
-from qa.ondisk import FileBytes, Rows
+from qa.indexfiles.ondisk import FileBytes, Rows
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from qa import Chat, retrieve
-from qa.missing import NAME_ZIPF, SPECIFIC_ZIPF, missing_words, zipf
-from qa.search import SURE, get_engine, rank
+from qa.answering.missing import NAME_ZIPF, SPECIFIC_ZIPF, missing_words, zipf
+from qa.answering.search import SURE, get_engine, rank
 from qa.types import ANSWERED, NOT_ANSWERED, NOT_SURE, never_mentioned
 from tests.conftest import run_qa
 from tests.pilot import ask, in_loop, in_view, plain, until

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from qa import build_index, retrieve
-from qa.documents import read_document
-from qa.pdf import PAGE_BREAK
+from qa.formats.documents import read_document
+from qa.formats.pdf import PAGE_BREAK
 from tests.conftest import run_qa
 
 fpdf = pytest.importorskip("fpdf")
@@ -191,7 +191,7 @@ def tutorial(path: Path) -> Path:
 
 
 def test_code_tables_and_captions_in_a_pdf_are_blocks_not_one_line_passages(tmp_path):
-    from qa.store import open_index
+    from qa.indexfiles.store import open_index
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from qa import build_index, retrieve
-from qa.encoder import WEIGHTS, export_dir, load_onnx_encoder, read_meta
-from qa.modelfiles import resolve_model_info
-from qa.store import open_index
+from qa.embedding.encoder import WEIGHTS, export_dir, load_onnx_encoder, read_meta
+from qa.embedding.modelfiles import resolve_model_info
+from qa.indexfiles.store import open_index
 from tests.conftest import LETTER, REPO, SEEDS
 
 HEAVY = ("torch", "transformers", "sentence_transformers", "bm25s", "sklearn")
@@ -59,7 +59,7 @@ def test_the_onnx_encoder_gives_the_models_vectors(seed_index, embedder):
 def test_a_damaged_export_is_never_used_and_is_made_again(seed_index, tmp_path):
     """In a cache of its own (a copy of the extracted model and its export): truncate the
     export, and the next question brings it back."""
-    from qa.modelfiles import cache_dir
+    from qa.embedding.modelfiles import cache_dir
 
     info = resolve_model_info(None)
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
@@ -107,7 +107,7 @@ def test_a_model_that_cannot_be_exported_is_served_by_sentence_transformers_with
 
 
 def test_the_chunker_counts_word_pieces_as_the_model_does(embedder):
-    from qa.wordpieces import WordPieces
+    from qa.embedding.wordpieces import WordPieces
 
     pieces = WordPieces(Path(embedder.info.path))
     texts = ["Dr. Smith met Mr. Jones, e.g. at 3 p.m.", "東京都庁舎の展望室" * 20, "", (SEEDS / LETTER).read_text(encoding="utf-8")]

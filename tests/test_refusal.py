@@ -8,10 +8,10 @@ from pathlib import Path
 
 from bench.corpus import docstrings, stdlib_sources
 from qa import Chat, build_index, retrieve
-from qa.bar import COSINE_FLOOR, STRENGTH_FLOOR
-from qa.refusal import bank
-from qa.search import _engines
-from qa.store import current_generation, open_index
+from qa.answering.bar import COSINE_FLOOR, STRENGTH_FLOOR
+from qa.answering.search import _engines
+from qa.building.refusal import bank
+from qa.indexfiles.store import current_generation, open_index
 from tests.conftest import DATA, LETTER, SEEDS
 
 # Off-topic questions of our own, none of them in the bank the bar is calibrated with,
@@ -100,7 +100,7 @@ def test_the_calibrated_bar_is_stored_and_used(seed_index: Path, tmp_path: Path)
 
 
 def test_a_new_calibration_needs_no_embedding_and_reaches_a_loaded_engine(seed_index: Path, tmp_path: Path):
-    from qa.search import get_engine
+    from qa.answering.search import get_engine
 
     index = tmp_path / "index"
     shutil.copytree(seed_index, index)

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from qa import Chat, Passage, retrieve
-from qa.build import embedding_text, lexical_text, sentence_texts
-from qa.documents import read_document
+from qa.answering.search import DENSE_WEIGHT, PASSAGE_WEIGHT, get_engine, rank
+from qa.building.build import embedding_text, lexical_text, sentence_texts
 from qa.evaluate import evaluate, load_questions
-from qa.lexical import tokenize
-from qa.search import DENSE_WEIGHT, PASSAGE_WEIGHT, get_engine, rank
-from qa.store import open_index
+from qa.formats.documents import read_document
+from qa.indexfiles.lexical import tokenize
+from qa.indexfiles.store import open_index
 from tests.conftest import DATA, LETTER
 
 
@@ -214,9 +214,9 @@ def test_seed_questions_do_not_regress(seed_index):
 def test_the_answer_sentence_is_found_however_many_questions_came_before(seed_index, monkeypatch):
     """The engine keeps the rows of the passages it returned lately, dropping the oldest,
     never those of the question being answered (ROWS_REMEMBERED is set just above k)."""
-    import qa.search
+    import qa.answering.search
 
-    monkeypatch.setattr(qa.search, "ROWS_REMEMBERED", 6)
+    monkeypatch.setattr(qa.answering.search, "ROWS_REMEMBERED", 6)
     chat = Chat(seed_index)
     for question, words in [("Which charity did the #isolationgames raise funds for?", "British Red Cross"),
                             ("Who took part in the listening project?", "14-24"),

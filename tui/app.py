@@ -92,8 +92,8 @@ def _recorded_corpus(index_dir: Path | str | None) -> IndexInfo | None:
     """The corpus as the index's manifest describes it, read at once (None without one)."""
     from qa.config import resolve_index_dir
     from qa.errors import QAError
-    from qa.manifest import described, read_manifest
-    from qa.store import current_generation
+    from qa.indexfiles.manifest import described, read_manifest
+    from qa.indexfiles.store import current_generation
 
     try:
         folder = resolve_index_dir(index_dir)
@@ -333,8 +333,8 @@ class QAApp(App[None]):
     @work(thread=True, exit_on_error=False, group="watch")
     def _watch_folder(self, seeds: Path) -> None:
         """Follow the documents folder: each burst of changes updates the index."""
+        from qa.building.watch import changes, stale
         from qa.config import resolve_index_dir
-        from qa.watch import changes, stale
 
         index = resolve_index_dir(self.index_dir)
         try:
@@ -404,7 +404,7 @@ class QAApp(App[None]):
     def _reindex(self, quiet: bool) -> None:
         label = "Updating the index" if quiet else "Re-indexing"
         try:
-            from qa.build import build_index
+            from qa.building.build import build_index
             from qa.chat import Chat
 
             stats = build_index(self.seeds_dir, self.index_dir, progress=self._progress(label), stage=self._stage(label))

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 from textual.widgets.text_area import Selection
 
-from qa.documents import TEXT_SUFFIXES
+from qa.formats.documents import TEXT_SUFFIXES
 from qa.types import Passage
 from tui.literal import literal, visible
 
@@ -49,7 +49,7 @@ def page_text(text: str, page: int | None) -> tuple[str, int]:
     and where that begins in the document's text."""
     if page is None:
         return text, 0
-    from qa.pdf import PAGE_BREAK
+    from qa.formats.pdf import PAGE_BREAK
 
     pages = text.split(PAGE_BREAK)
     if not 1 <= page <= len(pages):
@@ -83,7 +83,7 @@ class SourceScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False)
     def _read(self) -> None:
-        from qa.documents import UnreadableDocument, read_document
+        from qa.formats.documents import UnreadableDocument, read_document
 
         try:
             text = read_document(self.path)

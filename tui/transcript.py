@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
-from qa.lexical import matched_spans
+from qa.indexfiles.lexical import matched_spans
 from qa.types import MAX_QUESTION_CHARS, NOT_FOUND, NOT_SURE, UNSURE, Passage, Reply, never_mentioned
 from tui.literal import emphasised, literal, literal_line
 

@@ -1,4 +1,4 @@
-"""Exporting the model to ONNX, once per model, for the read path (qa.encoder).
+"""Exporting the model to ONNX, once per model, for the read path (qa.embedding.encoder).
 
 This is build-path code: it needs torch and sentence-transformers, which the build has
 loaded anyway. The export is written into a staging folder, checked against
@@ -15,12 +15,23 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.encoder import EXPORT, META, WEIGHTS, OnnxEncoder, Unsupported, export_dir, export_sha256, file_stamps, read_meta, read_pipeline
+from qa.embedding.encoder import (
+    EXPORT,
+    META,
+    WEIGHTS,
+    OnnxEncoder,
+    Unsupported,
+    export_dir,
+    export_sha256,
+    file_stamps,
+    read_meta,
+    read_pipeline,
+)
+from qa.embedding.modelfiles import CACHE_HINT
 from qa.errors import make_folder
-from qa.modelfiles import CACHE_HINT
 
 if TYPE_CHECKING:
-    from qa.model import Embedder
+    from qa.embedding.model import Embedder
 
 # Vectors of the export must match sentence-transformers' to this cosine on every text.
 MIN_COSINE = 0.99999

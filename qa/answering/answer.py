@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qa.indexfiles.lexical import tokenize
 from qa.inline import clean_inline
-from qa.lexical import tokenize
 from qa.types import MAX_QUESTION_CHARS, Passage, Sentence
 
 if TYPE_CHECKING:
-    from qa.search import Engine
+    from qa.answering.search import Engine
 
 LEXICAL_WEIGHT = 0.3
 # A unit that opens with one of the question's words ("`allow_credentials` - Indicate that

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from qa.lexical import LexicalIndex
+    from qa.indexfiles.lexical import LexicalIndex
 
 # Words by which a question points back at the conversation ("what age were THEY?"). Only
 # such a question may be answered on the strength of the question before it: a new

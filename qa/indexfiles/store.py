@@ -4,8 +4,8 @@ files so that a reader never sees half of one.
 An index folder holds a pointer file `CURRENT` naming the live generation, a folder
 `gen-*` holding the manifest, `passages.jsonl` (line i describes vector i) with
 `passages.rows.npy` (where each line begins: passages are read on demand, see
-qa.passages), the FAISS vectors, the vectors of the passages' units (`sentences.npy`,
-in passage order) and the BM25 files. A build (qa.build) writes a new generation beside the live one and then
+qa.indexfiles.passages), the FAISS vectors, the vectors of the passages' units (`sentences.npy`,
+in passage order) and the BM25 files. A build (qa.building.build) writes a new generation beside the live one and then
 replaces `CURRENT` atomically, so an interrupted build leaves the previous index in
 service. Builds take a lock; readers never need one.
 """
@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.errors import IndexCorruptError, PathError
-from qa.lexical import LexicalIndex
-from qa.manifest import Manifest, read_manifest
+from qa.indexfiles.lexical import LexicalIndex
+from qa.indexfiles.manifest import Manifest, read_manifest
+from qa.indexfiles.ondisk import Rows
+from qa.indexfiles.passages import PassageTable, read_passages
+from qa.indexfiles.vectors import EXACT, import_faiss, prepare_for_search
 from qa.notices import notice
-from qa.ondisk import Rows
-from qa.passages import PassageTable, read_passages
-from qa.vectors import EXACT, import_faiss, prepare_for_search
 
 if TYPE_CHECKING:
     import faiss
@@ -40,7 +40,7 @@ INDEX_HINT = "pass --index DIR (or set QA_INDEX) naming a folder qa may create a
 # Vector files up to IN_MEMORY_BYTES are read into memory. Up to MAPPED_BYTES they are
 # memory-mapped: rows read that way cost least (at 16k passages positioned reads of the
 # 36 MB of sentence vectors made a question 0.2 ms slower), but a mapped file's pages come
-# in in large runs (qa.ondisk), so the whole file may become resident. Above that, rows
+# in in large runs (qa.indexfiles.ondisk), so the whole file may become resident. Above that, rows
 # are read with positioned reads and only they are held.
 IN_MEMORY_BYTES = 32 * 2**20
 MAPPED_BYTES = 128 * 2**20
@@ -51,7 +51,7 @@ class OpenIndex:
     """A loaded generation: manifest, passages, vectors and the lexical index.
 
     `sentences` holds the vectors of the passages' sentences (on disk when large, see
-    qa.ondisk): passage i owns rows `sentence_start[i]` to `sentence_start[i] + passages[i].sentences`.
+    qa.indexfiles.ondisk): passage i owns rows `sentence_start[i]` to `sentence_start[i] + passages[i].sentences`.
     """
 
     folder: Path
@@ -146,7 +146,7 @@ def _read_sentences(folder: Path, manifest: Manifest) -> np.ndarray | Rows:
 def _read_matrix(path: Path, what: str, shape: tuple[int, int]) -> np.ndarray | Rows:
     """A float32 matrix of `shape` from a .npy file, never unpickled: read into memory up
     to IN_MEMORY_BYTES, memory-mapped up to MAPPED_BYTES, above that left on disk and read
-    a few rows at a time (qa.ondisk)."""
+    a few rows at a time (qa.indexfiles.ondisk)."""
     import numpy as np
 
     try:

@@ -13,7 +13,7 @@ import re
 from io import BytesIO
 from typing import Any
 
-from qa.html_text import table_lines
+from qa.formats.html_text import table_lines
 
 _HEADING = re.compile(r"heading (\d)$", re.IGNORECASE)
 _STYLE_LEVEL = re.compile(r"(\d)$")

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from qa.lexical import stopwords, tokenize, versioned_names
+from qa.indexfiles.lexical import stopwords, tokenize, versioned_names
 from qa.text import fold
 
 if TYPE_CHECKING:
-    from qa.lexical import LexicalIndex
+    from qa.indexfiles.lexical import LexicalIndex
 
 # A plain word rarer than this in general English (Zipf) is specific ...
 SPECIFIC_ZIPF = 2.0

@@ -3,7 +3,7 @@
 Plain text: a passage is a paragraph. Markdown: a passage is a run of blocks of one
 section (paragraphs, lists, tables, code, quotes, admonitions) that fits what the model
 reads, starting with its section's heading; a lead-in paragraph stays with the list,
-table or code it introduces, and a heading is never a passage on its own (qa.markdown).
+table or code it introduces, and a heading is never a passage on its own (qa.formats.markdown).
 A block longer than the model reads is cut: prose at sentence boundaries into windows
 that overlap by one sentence, code, lists and tables between lines, rows and items; a
 sentence longer than that at word boundaries (or, with no spaces at all, between word
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from qa.markdown import CONTENT_KINDS, Block, Segment, clean_inline, clean_segment, has_words, item_text_start, parse_blocks
-from qa.sentences import sentence_spans, trim
+from qa.building.sentences import sentence_spans, trim
+from qa.formats.markdown import CONTENT_KINDS, Block, Segment, clean_inline, clean_segment, has_words, item_text_start, parse_blocks
 from qa.types import SECTION_SEPARATOR
 
 # A line at least this long is a paragraph of its own (text written with one line per

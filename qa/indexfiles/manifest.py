@@ -18,7 +18,7 @@ from qa.types import IndexInfo
 # (vectors.npy); BM25's term maxima and vocabulary as arrays (bm25/term_max.npy, vocab.*.npy),
 # so opening parses nothing and reads no more than it must.
 # 6: the corpus's names with a version (HTTP/2, UTF-8, Python 3.13) in bm25/versioned.json,
-# so a question about one it never mentions (HTTP/3) is known to be (qa.missing).
+# so a question about one it never mentions (HTTP/3) is known to be (qa.answering.missing).
 FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
 
@@ -61,7 +61,7 @@ class Manifest:
     # consistent) is caught on load instead of being served. None in indexes written
     # before it was recorded.
     passages_sha256: str | None = None
-    # The relevance bar calibrated on this corpus at build time (qa.refusal): {"strength",
+    # The relevance bar calibrated on this corpus at build time (qa.building.refusal): {"strength",
     # "cosine", ...}. None in indexes written before it was; the floors apply then.
     refusal: dict[str, Any] | None = None
     # What encodes questions: {"kind": "onnx", "sha256": of the export} or

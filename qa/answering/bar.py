@@ -1,6 +1,6 @@
 """The relevance bar a passage must clear to be an answer, as answering reads it.
 
-Each corpus's bar is calibrated when it is indexed (qa.refusal, the build path) and
+Each corpus's bar is calibrated when it is indexed (qa.building.refusal, the build path) and
 recorded in its manifest; answering only reads it.
 """
 

@@ -2,7 +2,7 @@
 re-scored exactly above 200,000 passages, and FAISS's threads.
 
 faiss is imported without torch, so the read path never loads it. A build imports torch
-first (qa.model); docs/index-format.md, "Index", says what the import order costs.
+first (qa.embedding.model); docs/index-format.md, "Index", says what the import order costs.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ APPROXIMATE_ABOVE = 50_000
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 512
 # Above COMPRESSED_ABOVE passages the graph (every vector in memory, and its links) gives
 # way to inverted lists of product-quantised codes (48 bytes a passage): the lists hold the
-# codes, the exact vectors stay on disk (EXACT, read a few rows at a time: qa.ondisk) and
+# codes, the exact vectors stay on disk (EXACT, read a few rows at a time: qa.indexfiles.ondisk) and
 # only the SHORTLIST found by the codes is scored with them. Measured (`python -m bench
 # --scale`, docs/speed.md, "Beyond one machine"): at 100k the graph found 0.968 of the exact top 10
 # in 5.9 ms and the codes 0.959 in 7.2; at 400k the graph 0.866 (it opened in 0.40 s and

@@ -3,7 +3,7 @@
 `passages.jsonl` holds one passage per line (line i describes vector i); `passages.rows.npy`
 says where each line begins, how many unit vectors the passage owns and the line's CRC-32.
 An answering process reads only the lines of the passages it returns (one positioned
-read each, qa.ondisk) and parses them, so a million passages cost the operating system's
+read each, qa.indexfiles.ondisk) and parses them, so a million passages cost the operating system's
 page cache, not the process's memory.
 
 A file up to CHECK_ALL_BYTES is checked whole when the index opens (its SHA-256 against
@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from qa.errors import IndexCorruptError
-from qa.ondisk import FileBytes
+from qa.indexfiles.ondisk import FileBytes
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from qa.manifest import Manifest
+    from qa.indexfiles.manifest import Manifest
 
 PASSAGES = "passages.jsonl"
 ROWS = "passages.rows.npy"

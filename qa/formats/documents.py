@@ -101,7 +101,7 @@ def _load_markdown(source: str, data: bytes) -> Document:
 
 
 def _load_pdf(source: str, data: bytes) -> Document:
-    from qa.pdf import PdfUnreadable, read_pdf
+    from qa.formats.pdf import PdfUnreadable, read_pdf
 
     try:
         paged = read_pdf(data)
@@ -111,7 +111,7 @@ def _load_pdf(source: str, data: bytes) -> Document:
 
 
 def _load_html(source: str, data: bytes) -> Document:
-    from qa.html_text import HtmlUnreadable, html_to_markdown
+    from qa.formats.html_text import HtmlUnreadable, html_to_markdown
 
     text, warning = decode(data)
     try:
@@ -121,7 +121,7 @@ def _load_html(source: str, data: bytes) -> Document:
 
 
 def _load_docx(source: str, data: bytes) -> Document:
-    from qa.word import WordUnreadable, docx_to_markdown
+    from qa.formats.word import WordUnreadable, docx_to_markdown
 
     try:
         return Document(source, docx_to_markdown(data), "markdown")

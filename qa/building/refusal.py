@@ -17,13 +17,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from qa.bar import COSINE_FLOOR, STRENGTH_FLOOR
+from qa.answering.bar import COSINE_FLOOR, STRENGTH_FLOOR
 from qa.files import write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from qa.search import Engine, QuestionEncoder
+    from qa.answering.search import Engine, QuestionEncoder
 
 BANK = "offtopic_questions.txt"
 # Each bar is this quantile of the bank's best scores, plus a margin (the lexical side
@@ -74,7 +74,7 @@ def calibrate(engine: Engine) -> dict[str, Any]:
     for i, (question, vector) in enumerate(zip(bank(), vectors)):
         if i not in chosen:
             continue
-        # What decides is the best-ranked passage (qa.search.rank): measure that one.
+        # What decides is the best-ranked passage (qa.answering.search.rank): measure that one.
         scores = engine.scores_for(question, vector)
         top = int(np.argmax(scores.fused)) if len(scores.ids) else None
         strengths.append(0.0 if top is None else float(scores.strength[top]))
@@ -92,7 +92,7 @@ def bank_vectors(embedder: QuestionEncoder) -> np.ndarray:
     """The bank's question vectors, kept in the user's cache per model (0.9 s to encode here)."""
     import numpy as np
 
-    from qa.modelfiles import cache_dir
+    from qa.embedding.modelfiles import cache_dir
 
     questions = "\n".join(bank())
     key = hashlib.sha256(f"{embedder.info.fingerprint}\0{questions}".encode()).hexdigest()[:24]

@@ -22,7 +22,7 @@ from qa.errors import ModelError, QAError
 if TYPE_CHECKING:
     import numpy as np
 
-    from qa.modelfiles import ModelInfo
+    from qa.embedding.modelfiles import ModelInfo
 
 BATCH = 64  # texts per Ray Data batch (each actor embeds it in its own smaller batches)
 REACH_SECONDS = 5
@@ -33,8 +33,8 @@ class EmbedBatch:
     """A Ray Data actor: loads the model once, then embeds batches of {"row", "text"}."""
 
     def __init__(self, model: str | None, fingerprint: str) -> None:
-        from qa.model import embedding_model
-        from qa.modelfiles import resolve_model_info
+        from qa.embedding.model import embedding_model
+        from qa.embedding.modelfiles import resolve_model_info
 
         info = resolve_model_info(model)
         if info.fingerprint != fingerprint:

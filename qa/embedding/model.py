@@ -1,6 +1,6 @@
 """The embedding model under sentence-transformers (torch), loaded once per process.
 
-Which model and where its files are is qa.modelfiles. Nothing is ever fetched from a
+Which model and where its files are is qa.embedding.modelfiles. Nothing is ever fetched from a
 model hub: `HF_HUB_OFFLINE` is set before sentence-transformers is imported.
 """
 
@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.config import DEVICE_ENV, resolve_device
+from qa.embedding.modelfiles import ModelInfo
+from qa.embedding.wordpieces import WordPieces
 from qa.errors import ModelError
-from qa.modelfiles import ModelInfo
-from qa.wordpieces import WordPieces
 
 if TYPE_CHECKING:
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from qa.encoder import OnnxEncoder
+    from qa.embedding.encoder import OnnxEncoder
 
 def pick_device() -> str:
     """$QA_DEVICE if set, else CUDA, else Apple's MPS, else the CPU."""
@@ -132,7 +132,7 @@ def embedding_model(info: ModelInfo) -> Embedder | OnnxEncoder:
     machine's CPU it embeds faster, with the same vectors to 1e-6); else, or when
     $QA_DEVICE names a device or an NVIDIA GPU is present, sentence-transformers on that
     device (which is also what makes the export)."""
-    from qa.encoder import load_onnx_encoder
+    from qa.embedding.encoder import load_onnx_encoder
 
     if resolve_device() in (None, "cpu") and not _nvidia_gpu():
         exported = load_onnx_encoder(info)

@@ -1,7 +1,7 @@
 """Building the index: read the documents, cut passages, embed what is new, write a generation.
 
-This is the build path: it owns sentence-transformers (qa.model), chunking and writing.
-A process that only answers a fresh index never imports it (qa.search).
+This is the build path: it owns sentence-transformers (qa.embedding.model), chunking and writing.
+A process that only answers a fresh index never imports it (qa.answering.search).
 """
 
 from __future__ import annotations
@@ -16,21 +16,19 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.chunking import embedding_prefix, page_spans, split_passages
+from qa.building.chunking import embedding_prefix, page_spans, split_passages
+from qa.building.freshness import HEADING_WEIGHT, chunk_settings, encoder_reasons, same_chunking
+from qa.building.refusal import calibrated
 from qa.config import resolve_index_dir, resolve_model, resolve_seeds_dir, seeds_from_env
-from qa.documents import FORMATS, UnreadableDocument, find_documents, load_document, read_bytes
+from qa.embedding.model import Embedder, embedding_model, get_embedder, word_pieces
+from qa.embedding.modelfiles import ModelInfo, resolve_model_info
 from qa.errors import IndexCorruptError, NoDocumentsError, PathError, SeedsError, make_folder
 from qa.files import sha256, write_atomic
-from qa.freshness import HEADING_WEIGHT, chunk_settings, encoder_reasons, same_chunking
-from qa.inline import clean_inline
-from qa.lexical import LexicalIndex
-from qa.manifest import FORMAT_VERSION, FileRecord, Manifest, SkippedFile
-from qa.model import Embedder, embedding_model, get_embedder, word_pieces
-from qa.modelfiles import ModelInfo, resolve_model_info
-from qa.notices import warn
-from qa.passages import PassageRecord, write_passages
-from qa.refusal import calibrated
-from qa.store import (
+from qa.formats.documents import FORMATS, UnreadableDocument, find_documents, load_document, read_bytes
+from qa.indexfiles.lexical import LexicalIndex
+from qa.indexfiles.manifest import FORMAT_VERSION, FileRecord, Manifest, SkippedFile
+from qa.indexfiles.passages import PassageRecord, write_passages
+from qa.indexfiles.store import (
     CURRENT,
     INDEX_HINT,
     LEXICAL,
@@ -43,14 +41,16 @@ from qa.store import (
     open_generation,
     open_index,
 )
+from qa.indexfiles.vectors import index_type_for, write_vector_index
+from qa.inline import clean_inline
+from qa.notices import warn
 from qa.text import counted
 from qa.types import IndexStats
-from qa.vectors import index_type_for, write_vector_index
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from qa.encoder import OnnxEncoder
+    from qa.embedding.encoder import OnnxEncoder
 
 Progress = Callable[[int, int], None]
 Stage = Callable[[str], None]
@@ -86,7 +86,7 @@ def build_index(
             the baseline that `qa eval --baseline` measures the shipped chunker against.
         stage: called with a few words as each step begins ("reading 24 documents",
             "embedding 1,538 texts", ...), from the start of the build.
-        ray: embed on a Ray cluster (qa.cluster): True for $RAY_ADDRESS's or a Ray runtime
+        ray: embed on a Ray cluster (qa.building.cluster): True for $RAY_ADDRESS's or a Ray runtime
             started on this machine, or the cluster's address. The index is the same.
 
     Returns:
@@ -123,7 +123,7 @@ def _encoder(ray: bool | str, info: ModelInfo) -> Encode | None:
     """What embeds a build's new texts: the model in this process (None), or a Ray cluster."""
     if ray is False:
         return None
-    from qa.cluster import connect, encode_on_ray
+    from qa.building.cluster import connect, encode_on_ray
 
     address = None if ray is True else str(ray)
     connect(address)  # before the documents are read: a wrong address is said at once
@@ -360,8 +360,8 @@ def _embed_and_write(plan: Plan, read: Read, on_progress: Progress | None, stage
 def question_encoder_record(embedder: Embedder | OnnxEncoder) -> dict[str, Any]:
     """What will encode this index's questions, made ready: the model's ONNX export, made
     once per model, or sentence-transformers when the model cannot be exported (said once)."""
-    from qa.encoder import OnnxEncoder
-    from qa.onnx_export import ExportFailed, ensure_export
+    from qa.embedding.encoder import OnnxEncoder
+    from qa.embedding.onnx_export import ExportFailed, ensure_export
 
     if isinstance(embedder, OnnxEncoder):  # the export itself: made and checked before
         return {"kind": "onnx", "sha256": embedder.sha256}
@@ -474,7 +474,7 @@ def sentence_texts(record: PassageRecord) -> list[str]:
     """What the model embeds for each unit (sentence, row, code) of a passage of two or more.
 
     A question usually asks about one sentence, which a passage-wide vector blurs; search
-    scores a passage by its own vector and by its best sentence (see qa.search). A passage
+    scores a passage by its own vector and by its best sentence (see qa.answering.search). A passage
     of one unit needs no second vector.
     """
     if len(record.units) < 2:
@@ -529,7 +529,7 @@ def _write_generation(
 
 def _calibrate(folder: Path, embedder: Embedder | OnnxEncoder) -> dict[str, Any]:
     """The relevance bar of the corpus in `folder`, measured with the search that will serve it."""
-    from qa.refusal import calibrate
-    from qa.search import Engine
+    from qa.answering.search import Engine
+    from qa.building.refusal import calibrate
 
     return calibrate(Engine(folder.parent, folder, open_generation(folder), embedder))

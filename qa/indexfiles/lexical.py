@@ -31,7 +31,7 @@ _VERSIONED = re.compile(r"(?<![\w/.-])([A-Za-z][A-Za-z+#]*)(?:([/-])(\d+(?:\.\d+
 VERSIONED = "versioned.json"
 METHOD = "lucene"
 TERM_MAX = "term_max.npy"
-IN_MEMORY_BYTES = 32 * 2**20  # larger arrays stay memory-mapped (as qa.store does for vectors)
+IN_MEMORY_BYTES = 32 * 2**20  # larger arrays stay memory-mapped (as qa.indexfiles.store does for vectors)
 # Vocabularies up to this many terms become a dict at open (18 ms at most): a bisection on
 # disk cost 0.08 ms a question more at 16k passages (13k terms).
 DICT_TERMS = 50_000

@@ -4,11 +4,11 @@ The score of a passage is `DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical`.
 part is `PASSAGE_WEIGHT * cosine(passage) + (1 - PASSAGE_WEIGHT) * cosine(best sentence)`:
 a question usually asks about one sentence, which the passage's own vector blurs. The
 lexical part is BM25 normalised by the best score the question could reach in this corpus
-(see qa.lexical). All parts lie in [0, 1] for relevant text, so the score does too.
+(see qa.indexfiles.lexical). All parts lie in [0, 1] for relevant text, so the score does too.
 
 Whether a passage is an answer at all is decided on its own evidence (the same sum with
 the passage's own cosine only, or that cosine alone) against the bar calibrated for this
-corpus when it was indexed (qa.refusal): the best sentence of some passage resembles
+corpus when it was indexed (qa.building.refusal): the best sentence of some passage resembles
 almost any question, so it ranks but does not vouch. A question none of whose passages
 clears the bar is refused. The calibration is in the docs/quality.md, "Scores".
 """
@@ -25,17 +25,17 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.bar import Bar
+from qa.answering.bar import Bar
+from qa.answering.followups import context_for, joined_question
+from qa.answering.missing import missing_words
 from qa.config import INDEX_ENV, resolve_index_dir
+from qa.embedding.modelfiles import ModelInfo, model_of_index
 from qa.errors import EmptyQuestionError, QAError
-from qa.followups import context_for, joined_question
-from qa.manifest import MANIFEST, Manifest, read_manifest
-from qa.missing import missing_words
-from qa.modelfiles import ModelInfo, model_of_index
+from qa.indexfiles.manifest import MANIFEST, Manifest, read_manifest
+from qa.indexfiles.store import CURRENT, OpenIndex, current_generation, open_index
+from qa.indexfiles.vectors import exact_matrix, one_search_thread, search_depth
 from qa.notices import notice
-from qa.store import CURRENT, OpenIndex, current_generation, open_index
 from qa.types import ANSWERED, MAX_QUESTION_CHARS, NOT_ANSWERED, NOT_SURE, Passage
-from qa.vectors import exact_matrix, one_search_thread, search_depth
 
 ENCODER_ENV = "QA_QUESTION_ENCODER"
 
@@ -81,7 +81,7 @@ class Scores:
     cosine: np.ndarray
 
     def clearing(self, bar: Bar) -> set[int]:
-        """The rows relevant enough to be an answer (see qa.refusal)."""
+        """The rows relevant enough to be an answer (see qa.building.refusal)."""
         return set(self.ids[(self.strength >= bar.strength) | (self.cosine >= bar.cosine)].tolist())
 
     def evidence(self, row: int, bar: Bar) -> float:
@@ -307,11 +307,11 @@ def question_encoder(info: ModelInfo, manifest: Manifest) -> QuestionEncoder:
     """The model's ONNX export when the index records one and it is there, whole and the
     same; else sentence-transformers, with a notice (it loads torch: seconds, not ms).
     $QA_QUESTION_ENCODER=sentence-transformers asks for sentence-transformers."""
-    from qa.encoder import load_onnx_encoder
+    from qa.embedding.encoder import load_onnx_encoder
 
     recorded = manifest.question_encoder or {}
     if os.environ.get(ENCODER_ENV, "").strip() == "sentence-transformers":
-        from qa.model import get_embedder
+        from qa.embedding.model import get_embedder
 
         return get_embedder(info)  # asked for: to compare the two, or to step around the export
     if recorded.get("kind") == "onnx":
@@ -321,7 +321,7 @@ def question_encoder(info: ModelInfo, manifest: Manifest) -> QuestionEncoder:
         notice("the ONNX export of the model is missing or changed; questions are encoded by sentence-transformers (qa index restores it)")
     else:
         notice(f"questions are encoded by sentence-transformers ({recorded.get('why', 'no ONNX export was made for this index')})")
-    from qa.model import get_embedder
+    from qa.embedding.model import get_embedder
 
     return get_embedder(info)
 
@@ -356,7 +356,7 @@ def rank(
     The question is answered only when the best passage itself clears the bar, so whether
     it is answered does not depend on k. It is answered with less certainty ("not sure")
     when it names something specific that no passage mentions and its best passage
-    clears the bar by less than SURE times (qa.missing); with an explicit `min_score`,
+    clears the bar by less than SURE times (qa.answering.missing); with an explicit `min_score`,
     the bar alone decides.
     """
     if not isinstance(question, str) or not question.strip():
@@ -395,7 +395,7 @@ def rank(
 
 
 def _specific_missing(engine: Engine, question: str) -> tuple[str, ...]:
-    """The specific words of the question that no passage uses (qa.missing), as written."""
+    """The specific words of the question that no passage uses (qa.answering.missing), as written."""
     return tuple(word.word for word in missing_words(question[:MAX_QUESTION_CHARS], engine.index.lexical) if word.specific)
 
 

@@ -2,7 +2,7 @@
 
 The read path (a question against a fresh index) loads numpy, faiss, onnxruntime and
 tokenizers, nothing more: about half a second in a new process, where sentence-transformers
-takes 6-15 s to import. The export is made once per model by the build path (qa.onnx_export),
+takes 6-15 s to import. The export is made once per model by the build path (qa.embedding.onnx_export),
 beside the extracted model in the user's cache, and checked against sentence-transformers
 when it is made. Tokenisation, pooling and normalisation follow the model's own files
 (`tokenizer.json`, `modules.json`, the pooling config); a model whose pipeline has other
@@ -25,7 +25,7 @@ from qa.errors import ModelError
 if TYPE_CHECKING:
     import numpy as np
 
-    from qa.modelfiles import ModelInfo
+    from qa.embedding.modelfiles import ModelInfo
 
 EXPORT = "model.onnx"
 BATCH = 8  # texts per run when encoding many (see OnnxEncoder.encode)
@@ -94,7 +94,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def export_dir(info: ModelInfo) -> Path:
     """Where the ONNX export of this model lives: the model cache, keyed by its fingerprint."""
-    from qa.modelfiles import cache_dir
+    from qa.embedding.modelfiles import cache_dir
 
     return cache_dir() / "onnx" / hashlib.sha256(info.fingerprint.encode()).hexdigest()[:24]
 

@@ -1,18 +1,18 @@
 """Whether an index still describes its documents, model and settings: one check, used by
-the first question (qa.search) and by the build (qa.build)."""
+the first question (qa.answering.search) and by the build (qa.building.build)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from qa.chunking import MAX_PREFIX_CHARS, UNWRAPPED_LINE
-from qa.documents import find_documents
-from qa.encoder import export_dir, read_meta
+from qa.building.chunking import MAX_PREFIX_CHARS, UNWRAPPED_LINE
+from qa.building.refusal import calibrated
+from qa.embedding.encoder import export_dir, read_meta
+from qa.embedding.modelfiles import ModelInfo
 from qa.files import sha256
-from qa.manifest import FORMAT_VERSION, FileRecord, Manifest
-from qa.modelfiles import ModelInfo
-from qa.refusal import calibrated
+from qa.formats.documents import find_documents
+from qa.indexfiles.manifest import FORMAT_VERSION, FileRecord, Manifest
 
 # 2: Markdown by its structure (sections, blocks, markup left out), sentences by sentencex.
 # 3: code spans kept whole in clean text; admonition markers only at block level.

@@ -13,11 +13,11 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from qa.build import Progress, Stage, build_index
+from qa.building.build import Progress, Stage, build_index
 from qa.config import resolve_index_dir
 from qa.errors import QAError
-from qa.manifest import Manifest, read_manifest
-from qa.store import current_generation
+from qa.indexfiles.manifest import Manifest, read_manifest
+from qa.indexfiles.store import current_generation
 from qa.types import IndexStats
 
 # Changes closer together than this are one update (an editor's save is several events).
@@ -95,8 +95,8 @@ def watch(
 def stale(index_dir: Path) -> bool:
     """Whether the index no longer matches its documents folder, model or settings, or
     there is none (a walk of the folder; no file is read unless its time moved)."""
-    from qa.freshness import stale_reasons
-    from qa.modelfiles import model_of_index
+    from qa.building.freshness import stale_reasons
+    from qa.embedding.modelfiles import model_of_index
 
     if current_generation(index_dir) is None:  # no index yet: whatever the folder holds is new
         return True
